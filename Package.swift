@@ -1,0 +1,36 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "fmctl",
+    products: [
+        // MARK: - Public API
+        .library(name: "Tensor", targets: ["Tensor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: - Implementation details
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+
+        // MARK: - Modules
+        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        // .target(name: "Models", dependencies: ["Tensor", "CZlib"]),
+        // .target(name: "Footprint", resources: [.copy("Resources")]),
+
+        // MARK: - Tests
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        // .testTarget(name: "ModelsTests", dependencies: ["Models"]),
+        // .testTarget(name: "FootprintTests", dependencies: ["Footprint"]),
+        // .testTarget(name: "EndToEndTests", dependencies: ["fmctl"]),
+    ]
+)

@@ -1,0 +1,44 @@
+import CBLAS
+
+/// The BLAS library underneath every GEMM: OpenBLAS through its CBLAS interface.
+public enum BLAS {
+    /// Sets the number of threads OpenBLAS uses for each call. fmctl keeps one level of
+    /// threading only: the GEMMs are threaded, the code around them is not.
+    public static func setThreads(_ count: Int) {
+        openblas_set_num_threads(Int32(max(1, count)))
+    }
+
+    /// The number of threads OpenBLAS uses now.
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    /// The name of the CPU kernel OpenBLAS selected at load time (e.g. `Zen`, `Haswell`).
+    public static var coreName: String {
+        guard let name = openblas_get_corename() else { return "unknown" }
+        return String(cString: name)
+    }
+}
+
+/// Row-major single-precision GEMM: `C = alpha * op(A) * op(B) + beta * C`, where
+/// op(A) is (M, K), op(B) is (K, N) and C is (M, N). `lda`, `ldb`, `ldc` default to the
+/// row lengths of the matrices as stored (contiguous).
+@inline(__always)
+public func sgemm(
+    transposeA: Bool = false, transposeB: Bool = false,
+    m: Int, n: Int, k: Int,
+    alpha: Float = 1,
+    a: UnsafePointer<Float>, lda: Int? = nil,
+    b: UnsafePointer<Float>, ldb: Int? = nil,
+    beta: Float = 0,
+    c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+) {
+    let lda = lda ?? (transposeA ? m : k)
+    let ldb = ldb ?? (transposeB ? k : n)
+    let ldc = ldc ?? n
+    cblas_sgemm(
+        CblasRowMajor,
+        transposeA ? CblasTrans : CblasNoTrans,
+        transposeB ? CblasTrans : CblasNoTrans,
+        Int32(m), Int32(n), Int32(k),
+        alpha, a, Int32(lda), b, Int32(ldb),
+        beta, c, Int32(ldc))
+}

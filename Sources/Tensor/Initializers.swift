@@ -1,0 +1,21 @@
+/// Keras's weight initialisers.
+public enum Initializer {
+    /// Glorot (Xavier) uniform: U(-limit, limit) with `limit = sqrt(6 / (fanIn + fanOut))`,
+    /// which keeps the variance of activations and of gradients about equal across layers.
+    /// Keras's fans: Dense `(in, out)`; Conv2D `(kh*kw*cin, kh*kw*cout)`.
+    public static func glorotUniformLimit(fanIn: Int, fanOut: Int) -> Float {
+        (6.0 / Float(fanIn + fanOut)).squareRoot()
+    }
+
+    public static func glorotUniform(
+        _ out: UnsafeMutableBufferPointer<Float>, fanIn: Int, fanOut: Int,
+        rng: inout Xoshiro256
+    ) {
+        let limit = glorotUniformLimit(fanIn: fanIn, fanOut: fanOut)
+        for i in out.indices { out[i] = rng.nextFloat(in: -limit, limit) }
+    }
+
+    public static func zeros(_ out: UnsafeMutableBufferPointer<Float>) {
+        out.update(repeating: 0)
+    }
+}

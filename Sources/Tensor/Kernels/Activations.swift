@@ -1,0 +1,83 @@
+import Foundation
+
+/// x (rows, columns) += bias (columns), in place.
+public func biasForward(_ x: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, columns: Int) {
+    for i in 0..<rows {
+        let row = x + i * columns
+        for j in 0..<columns { row[j] += bias[j] }
+    }
+}
+
+/// Fused bias + ReLU in one pass over x (rows, columns): x = max(0, x + bias), in place.
+public func biasReLUForward(_ x: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, columns: Int) {
+    for i in 0..<rows {
+        let row = x + i * columns
+        for j in 0..<columns { row[j] = max(row[j] + bias[j], 0) }
+    }
+}
+
+/// y = max(0, x) for n elements (y may alias x).
+public func reluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
+    for i in 0..<n { y[i] = max(x[i], 0) }
+}
+
+/// ReLU backward from its output: dx = dy where y > 0, else 0 (dx may alias dy).
+/// Using the output instead of the input lets the fused bias+ReLU run in place.
+public func reluBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
+                         _ dx: UnsafeMutablePointer<Float>, count n: Int) {
+    for i in 0..<n { dx[i] = y[i] > 0 ? dy[i] : 0 }
+}
+
+/// y = 1 / (1 + exp(-x)), computed without overflow for large |x|.
+public func sigmoidForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
+    for i in 0..<n {
+        let v = x[i]
+        if v >= 0 {
+            y[i] = 1 / (1 + expf(-v))
+        } else {
+            let e = expf(v)
+            y[i] = e / (1 + e)
+        }
+    }
+}
+
+/// dx = dy * y * (1 - y), from the output y.
+public func sigmoidBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
+                            _ dx: UnsafeMutablePointer<Float>, count n: Int) {
+    for i in 0..<n { dx[i] = dy[i] * y[i] * (1 - y[i]) }
+}
+
+public func tanhForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
+    for i in 0..<n { y[i] = tanhf(x[i]) }
+}
+
+/// dx = dy * (1 - y^2), from the output y.
+public func tanhBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
+                         _ dx: UnsafeMutablePointer<Float>, count n: Int) {
+    for i in 0..<n { dx[i] = dy[i] * (1 - y[i] * y[i]) }
+}
+
+/// Row-wise softmax of x (rows, columns) into y, stable: exp(x - max(x)) / sum.
+public func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+    for i in 0..<rows {
+        let xr = x + i * columns, yr = y + i * columns
+        var m = -Float.infinity
+        for j in 0..<columns { m = max(m, xr[j]) }
+        var s: Float = 0
+        for j in 0..<columns { let e = expf(xr[j] - m); yr[j] = e; s += e }
+        let inv = 1 / s
+        for j in 0..<columns { yr[j] *= inv }
+    }
+}
+
+/// Softmax backward through its Jacobian, from the output y:
+/// dx_j = y_j * (dy_j - sum_k y_k dy_k). Used when softmax is not fused with the loss.
+public func softmaxBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
+                            _ dx: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+    for i in 0..<rows {
+        let o = i * columns
+        var dot: Float = 0
+        for j in 0..<columns { dot += y[o + j] * dy[o + j] }
+        for j in 0..<columns { dx[o + j] = y[o + j] * (dy[o + j] - dot) }
+    }
+}

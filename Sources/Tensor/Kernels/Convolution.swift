@@ -1,0 +1,164 @@
+/// Keras's padding modes. `valid`: no padding, the window stays inside the image.
+/// `same`: TensorFlow's rule, output size `ceil(in / stride)`, total padding
+/// `max((out - 1) * stride + kernel - in, 0)` split with the odd pixel at the bottom/right.
+public enum Padding: String, Codable, Sendable, CaseIterable {
+    case valid, same
+
+    /// Output size and the padding before the first pixel, for one spatial dimension.
+    public func output(input: Int, kernel: Int, stride: Int) -> (size: Int, padBefore: Int) {
+        switch self {
+        case .valid:
+            return (input >= kernel ? (input - kernel) / stride + 1 : 0, 0)
+        case .same:
+            let out = (input + stride - 1) / stride
+            let total = max((out - 1) * stride + kernel - input, 0)
+            return (out, total / 2)
+        }
+    }
+}
+
+/// The shapes of one batched 2-D convolution (NHWC input, `[KH*KW*Cin, Cout]` kernel).
+public struct ConvGeometry: Sendable, Equatable {
+    public private(set) var batch: Int
+    public let height, width, inChannels: Int
+    public let kernelHeight, kernelWidth, strideHeight, strideWidth, outChannels: Int
+    public let outHeight, outWidth, padTop, padLeft: Int
+
+    public init(
+        batch: Int, height: Int, width: Int, inChannels: Int,
+        kernelHeight: Int, kernelWidth: Int, outChannels: Int,
+        strideHeight: Int = 1, strideWidth: Int = 1, padding: Padding = .valid
+    ) {
+        self.batch = batch
+        self.height = height; self.width = width; self.inChannels = inChannels
+        self.kernelHeight = kernelHeight; self.kernelWidth = kernelWidth; self.outChannels = outChannels
+        self.strideHeight = strideHeight; self.strideWidth = strideWidth
+        (outHeight, padTop) = padding.output(input: height, kernel: kernelHeight, stride: strideHeight)
+        (outWidth, padLeft) = padding.output(input: width, kernel: kernelWidth, stride: strideWidth)
+    }
+
+    /// Rows of the im2col matrix: one per output pixel of the batch (M of the GEMMs).
+    public var patches: Int { batch * outHeight * outWidth }
+    /// Columns of the im2col matrix: one patch, ordered (kh, kw, cin) (K of the forward GEMM).
+    public var patchSize: Int { kernelHeight * kernelWidth * inChannels }
+    public var inputCount: Int { batch * height * width * inChannels }
+    public var outputCount: Int { patches * outChannels }
+    public var weightCount: Int { patchSize * outChannels }
+
+    /// The same geometry for another batch size.
+    public func with(batch b: Int) -> ConvGeometry {
+        var g = self
+        g.batch = b
+        return g
+    }
+}
+
+/// inp is (B,H,W,Cin); cols is (B*OH*OW, KH*KW*Cin) with each row ordered (kh, kw, cin).
+/// Pixels outside the image (padding) are zeros.
+public func im2col(_ inp: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
+    let c = g.inChannels
+    let rowLength = g.patchSize
+    for b in 0..<g.batch {
+        let image = inp + b * g.height * g.width * c
+        for oy in 0..<g.outHeight {
+            for ox in 0..<g.outWidth {
+                var dst = cols + ((b * g.outHeight + oy) * g.outWidth + ox) * rowLength
+                let y0 = oy * g.strideHeight - g.padTop
+                let x0 = ox * g.strideWidth - g.padLeft
+                for ky in 0..<g.kernelHeight {
+                    let iy = y0 + ky
+                    if iy < 0 || iy >= g.height {
+                        dst.update(repeating: 0, count: g.kernelWidth * c)
+                        dst += g.kernelWidth * c
+                        continue
+                    }
+                    let row = image + iy * g.width * c
+                    if x0 >= 0 && x0 + g.kernelWidth <= g.width {
+                        // The whole kernel row is inside: one contiguous run of KW*Cin floats.
+                        dst.update(from: row + x0 * c, count: g.kernelWidth * c)
+                        dst += g.kernelWidth * c
+                        continue
+                    }
+                    for kx in 0..<g.kernelWidth {
+                        let ix = x0 + kx
+                        if ix < 0 || ix >= g.width {
+                            dst.update(repeating: 0, count: c)
+                        } else {
+                            dst.update(from: row + ix * c, count: c)
+                        }
+                        dst += c
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of `im2col`: dinp (B,H,W,Cin) = sum over patches of dcols (B*OH*OW, KH*KW*Cin).
+/// dinp is overwritten.
+public func col2im(_ dcols: UnsafePointer<Float>, _ dinp: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
+    let c = g.inChannels
+    dinp.update(repeating: 0, count: g.inputCount)
+    for b in 0..<g.batch {
+        let image = dinp + b * g.height * g.width * c
+        for oy in 0..<g.outHeight {
+            for ox in 0..<g.outWidth {
+                var src = dcols + ((b * g.outHeight + oy) * g.outWidth + ox) * g.patchSize
+                let y0 = oy * g.strideHeight - g.padTop
+                let x0 = ox * g.strideWidth - g.padLeft
+                for ky in 0..<g.kernelHeight {
+                    let iy = y0 + ky
+                    if iy < 0 || iy >= g.height { src += g.kernelWidth * c; continue }
+                    let row = image + iy * g.width * c
+                    for kx in 0..<g.kernelWidth {
+                        let ix = x0 + kx
+                        if ix >= 0 && ix < g.width {
+                            let d = row + ix * c
+                            for ci in 0..<c { d[ci] += src[ci] }
+                        }
+                        src += c
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Convolution forward as one GEMM: out (B*OH*OW, Cout) = cols (B*OH*OW, K) * weight (K, Cout),
+/// where cols = im2col(inp) is written into the caller's workspace (kept for backward).
+/// Bias and activation are applied by the caller (see `biasReLUForward`, `biasForward`).
+public func conv2dForward(
+    _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+    _ out: UnsafeMutablePointer<Float>, cols: UnsafeMutablePointer<Float>, _ g: ConvGeometry
+) {
+    im2col(inp, cols, g)
+    sgemm(m: g.patches, n: g.outChannels, k: g.patchSize, a: cols, b: weight, c: out)
+}
+
+/// Convolution backward. dout is (B*OH*OW, Cout) (the gradient after the activation's own
+/// backward); cols is the forward's im2col. Writes dweight (K, Cout) = cols^T * dout and
+/// dbias (Cout) = column sums of dout, both overwritten. If `dinp` is given (not the first
+/// layer), dcols = dout * weight^T goes through the workspace `dcols` and col2im into dinp.
+public func conv2dBackward(
+    _ dout: UnsafePointer<Float>, cols: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+    dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
+    dinp: UnsafeMutablePointer<Float>?, dcols: UnsafeMutablePointer<Float>?, _ g: ConvGeometry
+) {
+    sgemm(transposeA: true, m: g.patchSize, n: g.outChannels, k: g.patches, a: cols, b: dout, c: dweight)
+    columnSums(dout, rows: g.patches, columns: g.outChannels, into: dbias)
+    if let dinp, let dcols {
+        sgemm(transposeB: true, m: g.patches, n: g.patchSize, k: g.outChannels, a: dout, b: weight, c: dcols)
+        col2im(dcols, dinp, g)
+    }
+}
+
+/// out[j] = sum_i m[i, j] for m (rows, columns); out is overwritten.
+public func columnSums(
+    _ m: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>
+) {
+    out.update(repeating: 0, count: columns)
+    for i in 0..<rows {
+        let row = m + i * columns
+        for j in 0..<columns { out[j] += row[j] }
+    }
+}

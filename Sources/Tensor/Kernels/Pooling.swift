@@ -1,0 +1,73 @@
+/// The shapes of one batched 2-D max-pool (NHWC).
+public struct PoolGeometry: Sendable, Equatable {
+    public private(set) var batch: Int
+    public let height, width, channels: Int
+    public let poolHeight, poolWidth, strideHeight, strideWidth: Int
+    public let outHeight, outWidth, padTop, padLeft: Int
+
+    public init(
+        batch: Int, height: Int, width: Int, channels: Int,
+        poolHeight: Int, poolWidth: Int, strideHeight: Int, strideWidth: Int,
+        padding: Padding = .valid
+    ) {
+        self.batch = batch
+        self.height = height; self.width = width; self.channels = channels
+        self.poolHeight = poolHeight; self.poolWidth = poolWidth
+        self.strideHeight = strideHeight; self.strideWidth = strideWidth
+        (outHeight, padTop) = padding.output(input: height, kernel: poolHeight, stride: strideHeight)
+        (outWidth, padLeft) = padding.output(input: width, kernel: poolWidth, stride: strideWidth)
+    }
+
+    public var inputCount: Int { batch * height * width * channels }
+    public var outputCount: Int { batch * outHeight * outWidth * channels }
+
+    public func with(batch b: Int) -> PoolGeometry {
+        var g = self
+        g.batch = b
+        return g
+    }
+}
+
+/// inp is (B,H,W,C), out is (B,OH,OW,C). argmax[i] is the flat index into inp of the
+/// maximum that out[i] took (the first one on ties, as TensorFlow), used by backward.
+/// Padded pixels never win (they count as -infinity).
+public func maxPoolForward(
+    _ inp: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+    argmax: UnsafeMutablePointer<Int32>, _ g: PoolGeometry
+) {
+    let c = g.channels
+    var o = 0
+    for b in 0..<g.batch {
+        let base = b * g.height * g.width * c
+        for oy in 0..<g.outHeight {
+            let y0 = max(oy * g.strideHeight - g.padTop, 0)
+            let y1 = min(oy * g.strideHeight - g.padTop + g.poolHeight, g.height)
+            for ox in 0..<g.outWidth {
+                let x0 = max(ox * g.strideWidth - g.padLeft, 0)
+                let x1 = min(ox * g.strideWidth - g.padLeft + g.poolWidth, g.width)
+                // First window pixel initialises, the rest compare channel-wise (contiguous).
+                let first = base + (y0 * g.width + x0) * c
+                for ci in 0..<c { out[o + ci] = inp[first + ci]; argmax[o + ci] = Int32(first + ci) }
+                for y in y0..<y1 {
+                    for x in x0..<x1 {
+                        let p = base + (y * g.width + x) * c
+                        for ci in 0..<c where inp[p + ci] > out[o + ci] {
+                            out[o + ci] = inp[p + ci]
+                            argmax[o + ci] = Int32(p + ci)
+                        }
+                    }
+                }
+                o += c
+            }
+        }
+    }
+}
+
+/// dinp (B,H,W,C) is overwritten: each dout element goes to the input that won its window.
+public func maxPoolBackward(
+    _ dout: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
+    _ dinp: UnsafeMutablePointer<Float>, _ g: PoolGeometry
+) {
+    dinp.update(repeating: 0, count: g.inputCount)
+    for i in 0..<g.outputCount { dinp[Int(argmax[i])] += dout[i] }
+}

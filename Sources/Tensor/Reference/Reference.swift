@@ -1,0 +1,107 @@
+/// Plain loop implementations of every optimised kernel, written for clarity, not speed.
+/// The tests compare each fast kernel against its twin here (llm.c style); nothing in
+/// the training path calls them.
+public enum Reference {
+    /// C = alpha * op(A) * op(B) + beta * C, row-major, by the textbook triple loop in Double.
+    public static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, a: [Float], b: [Float], beta: Float, c: [Float]
+    ) -> [Float] {
+        var out = c
+        for i in 0..<m {
+            for j in 0..<n {
+                var acc = 0.0
+                for p in 0..<k {
+                    let av = transposeA ? a[p * m + i] : a[i * k + p]
+                    let bv = transposeB ? b[j * k + p] : b[p * n + j]
+                    acc += Double(av) * Double(bv)
+                }
+                out[i * n + j] = Float(Double(alpha) * acc + Double(beta) * Double(c[i * n + j]))
+            }
+        }
+        return out
+    }
+
+    /// Direct convolution, no im2col: out[b, oy, ox, co] = bias[co] +
+    /// sum_{ky,kx,ci} inp[b, oy*sh+ky-pt, ox*sw+kx-pl, ci] * w[(ky*KW+kx)*Cin+ci, co].
+    public static func conv2d(_ inp: [Float], weight: [Float], bias: [Float]?, _ g: ConvGeometry) -> [Float] {
+        var out = [Float](repeating: 0, count: g.outputCount)
+        for b in 0..<g.batch {
+            for oy in 0..<g.outHeight {
+                for ox in 0..<g.outWidth {
+                    for co in 0..<g.outChannels {
+                        var acc = Double(bias?[co] ?? 0)
+                        for ky in 0..<g.kernelHeight {
+                            for kx in 0..<g.kernelWidth {
+                                let iy = oy * g.strideHeight + ky - g.padTop
+                                let ix = ox * g.strideWidth + kx - g.padLeft
+                                guard iy >= 0, iy < g.height, ix >= 0, ix < g.width else { continue }
+                                for ci in 0..<g.inChannels {
+                                    let x = inp[((b * g.height + iy) * g.width + ix) * g.inChannels + ci]
+                                    let w = weight[((ky * g.kernelWidth + kx) * g.inChannels + ci) * g.outChannels + co]
+                                    acc += Double(x) * Double(w)
+                                }
+                            }
+                        }
+                        out[((b * g.outHeight + oy) * g.outWidth + ox) * g.outChannels + co] = Float(acc)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Max-pool by scanning each window; padded pixels are skipped.
+    public static func maxPool(_ inp: [Float], _ g: PoolGeometry) -> [Float] {
+        var out = [Float](repeating: -.infinity, count: g.outputCount)
+        for b in 0..<g.batch {
+            for oy in 0..<g.outHeight {
+                for ox in 0..<g.outWidth {
+                    for c in 0..<g.channels {
+                        var m = -Float.infinity
+                        for py in 0..<g.poolHeight {
+                            for px in 0..<g.poolWidth {
+                                let iy = oy * g.strideHeight + py - g.padTop
+                                let ix = ox * g.strideWidth + px - g.padLeft
+                                guard iy >= 0, iy < g.height, ix >= 0, ix < g.width else { continue }
+                                m = max(m, inp[((b * g.height + iy) * g.width + ix) * g.channels + c])
+                            }
+                        }
+                        out[((b * g.outHeight + oy) * g.outWidth + ox) * g.channels + c] = m
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// out (B, OUT) = inp (B, IN) * w (IN, OUT) + bias.
+    public static func dense(_ inp: [Float], weight: [Float], bias: [Float]?, batch: Int, inFeatures: Int, outFeatures: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: batch * outFeatures)
+        for b in 0..<batch {
+            for o in 0..<outFeatures {
+                var acc = Double(bias?[o] ?? 0)
+                for i in 0..<inFeatures { acc += Double(inp[b * inFeatures + i]) * Double(weight[i * outFeatures + o]) }
+                out[b * outFeatures + o] = Float(acc)
+            }
+        }
+        return out
+    }
+
+    /// Mean over the batch of -log(softmax(z)[label]), in Double.
+    public static func softmaxCrossEntropy(_ logits: [Float], labels: [Int32], classes: Int) -> Double {
+        let batch = labels.count
+        var total = 0.0
+        for b in 0..<batch {
+            let row = logits[(b * classes)..<((b + 1) * classes)].map(Double.init)
+            let m = row.max()!
+            let lse = m + _log(row.reduce(0) { $0 + _exp($1 - m) })
+            total += lse - row[Int(labels[b])]
+        }
+        return total / Double(batch)
+    }
+}
+
+import Foundation
+private func _log(_ x: Double) -> Double { Foundation.log(x) }
+private func _exp(_ x: Double) -> Double { Foundation.exp(x) }
