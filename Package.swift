@@ -24,12 +24,12 @@ let package = Package(
 
         // MARK: - Modules
         .target(name: "Tensor", dependencies: ["CBLAS"]),
-        // .target(name: "Models", dependencies: ["Tensor", "CZlib"]),
+        .target(name: "Models", dependencies: ["Tensor", "CZlib"]),
         // .target(name: "Footprint", resources: [.copy("Resources")]),
 
         // MARK: - Tests
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        // .testTarget(name: "ModelsTests", dependencies: ["Models"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models"]),
         // .testTarget(name: "FootprintTests", dependencies: ["Footprint"]),
         // .testTarget(name: "EndToEndTests", dependencies: ["fmctl"]),
     ]

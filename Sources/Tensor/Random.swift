@@ -85,7 +85,7 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable, Equatable, Codable {
 @inline(__always) private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 
 /// Shuffles `indices` in place (Fisher-Yates) with a seeded generator.
-public func shuffle(_ indices: UnsafeMutableBufferPointer<Int32>, using rng: inout Xoshiro256) {
+public func shuffleIndices(_ indices: UnsafeMutableBufferPointer<Int>, using rng: inout Xoshiro256) {
     guard indices.count > 1 else { return }
     for i in stride(from: indices.count - 1, to: 0, by: -1) {
         let j = rng.nextInt(below: i + 1)

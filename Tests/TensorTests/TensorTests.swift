@@ -70,9 +70,9 @@ import Tensor
     }
 
     @Test func shuffle_isAPermutation() {
-        var idx = [Int32](0..<100)
+        var idx = [Int](0..<100)
         var g = Xoshiro256(seed: 5)
-        idx.withUnsafeMutableBufferPointer { shuffle($0, using: &g) }
+        idx.withUnsafeMutableBufferPointer { shuffleIndices($0, using: &g) }
         #expect(idx.sorted() == Array(0..<100))
         #expect(idx != Array(0..<100))
     }

@@ -1,0 +1,116 @@
+import Tensor
+
+/// A 2-D convolution over NHWC images: `activation(conv(x, kernel) + bias)`. The kernel is
+/// stored (KH*KW*Cin, Cout), Keras's (kh, kw, cin, cout) flattened, so one sgemm against the
+/// batch's im2col matrix computes the whole layer.
+public final class Conv2D: SoftmaxFusable {
+    public let typeName = "Conv2D"
+    public var name = "conv2d"
+    public let filters: Int
+    public let kernelSize: (height: Int, width: Int)
+    public let strides: (height: Int, width: Int)
+    public let padding: Padding
+    public let activation: Activation
+    public var emitsLogits = false
+
+    public private(set) var geometry: ConvGeometry!
+    private var kernel: UnsafeMutablePointer<Float>!, bias: UnsafeMutablePointer<Float>!
+    private var dKernel: UnsafeMutablePointer<Float>!, dBias: UnsafeMutablePointer<Float>!
+    private var output: FloatBuffer!, cols: FloatBuffer!
+    private var dcols: FloatBuffer?, inputGradient: FloatBuffer?
+
+    public init(filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
+                padding: Padding = .valid, activation: Activation = .linear) {
+        self.filters = filters
+        self.kernelSize = (kernelSize.0, kernelSize.1)
+        self.strides = (strides.0, strides.1)
+        self.padding = padding
+        self.activation = activation
+    }
+
+    public convenience init(filters: Int, kernelSize: Int, strides: Int = 1,
+                            padding: Padding = .valid, activation: Activation = .linear) {
+        self.init(filters: filters, kernelSize: (kernelSize, kernelSize), strides: (strides, strides),
+                  padding: padding, activation: activation)
+    }
+
+    public var configuration: LayerConfiguration {
+        LayerConfiguration(type: typeName, name: name, filters: filters,
+                           kernelSize: [kernelSize.height, kernelSize.width],
+                           strides: [strides.height, strides.width], padding: padding, activation: activation)
+    }
+
+    public func build(inputShape: [Int]) throws -> [Int] {
+        guard inputShape.count == 3 else {
+            throw ModelError("\(name): Conv2D needs an image input [height, width, channels], got \(inputShape)")
+        }
+        guard filters > 0, kernelSize.height > 0, kernelSize.width > 0, strides.height > 0, strides.width > 0 else {
+            throw ModelError("\(name): filters, kernel_size and strides must be positive")
+        }
+        let g = ConvGeometry(batch: 1, height: inputShape[0], width: inputShape[1], inChannels: inputShape[2],
+                             kernelHeight: kernelSize.height, kernelWidth: kernelSize.width, outChannels: filters,
+                             strideHeight: strides.height, strideWidth: strides.width, padding: padding)
+        guard g.outHeight > 0, g.outWidth > 0 else {
+            throw ModelError("\(name): a \(kernelSize.height)x\(kernelSize.width) kernel does not fit a \(inputShape[0])x\(inputShape[1]) input with padding '\(padding.rawValue)'")
+        }
+        geometry = g
+        return outputShape
+    }
+
+    public var outputShape: [Int] { [geometry.outHeight, geometry.outWidth, filters] }
+    public var parameters: [ParameterSpec] {
+        [ParameterSpec(name: "kernel", shape: [kernelSize.height, kernelSize.width, geometry.inChannels, filters]),
+         ParameterSpec(name: "bias", shape: [filters])]
+    }
+
+    public func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>) {
+        kernel = parameters; bias = parameters + geometry.weightCount
+        dKernel = gradients; dBias = gradients + geometry.weightCount
+    }
+
+    public func initializeParameters(rng: inout Xoshiro256) {
+        let area = kernelSize.height * kernelSize.width
+        Initializer.glorotUniform(.init(start: kernel, count: geometry.weightCount),
+                                  fanIn: area * geometry.inChannels, fanOut: area * filters, rng: &rng)
+        Initializer.zeros(.init(start: bias, count: filters))
+    }
+
+    public func allocate(maxBatch: Int, needsInputGradient: Bool) {
+        let g = geometry.with(batch: maxBatch)
+        output = FloatBuffer(count: g.outputCount)
+        cols = FloatBuffer(count: g.patches * g.patchSize)
+        dcols = needsInputGradient ? FloatBuffer(count: g.patches * g.patchSize) : nil
+        inputGradient = needsInputGradient ? FloatBuffer(count: g.inputCount) : nil
+    }
+
+    // input (B, H, W, Cin) -> output (B, OH, OW, Cout)
+    public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafePointer<Float> {
+        let g = geometry.with(batch: batch)
+        let y = output.pointer
+        conv2dForward(input, kernel, y, cols: cols.pointer, g)
+        if activation == .relu {
+            biasReLUForward(y, bias, rows: g.patches, columns: filters)
+        } else {
+            biasForward(y, bias, rows: g.patches, columns: filters)
+            if !(activation == .softmax && emitsLogits) {
+                activationForward(activation, y, rows: g.patches, columns: filters)
+            }
+        }
+        return UnsafePointer(y)
+    }
+
+    public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? {
+        let g = geometry.with(batch: batch)
+        if !(activation == .softmax && emitsLogits) {
+            activationBackward(activation, dout, output: output.pointer, rows: g.patches, columns: filters)
+        }
+        conv2dBackward(dout, cols: cols.pointer, kernel, dweight: dKernel, dbias: dBias,
+                       dinp: inputGradient?.pointer, dcols: dcols?.pointer, g)
+        return inputGradient?.pointer
+    }
+
+    public var flopsPerSample: LayerFLOPs {
+        let f = 2 * geometry.outHeight * geometry.outWidth * geometry.patchSize * filters
+        return LayerFLOPs(forward: f, weightGradient: f, inputGradient: f)
+    }
+}

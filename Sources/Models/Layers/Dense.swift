@@ -1,0 +1,85 @@
+import Tensor
+
+/// A fully connected layer: `activation(x * kernel + bias)`, kernel (in, units) as Keras
+/// stores it, Glorot-uniform kernel and zero bias.
+public final class Dense: SoftmaxFusable {
+    public let typeName = "Dense"
+    public var name = "dense"
+    public let units: Int
+    public let activation: Activation
+    public var emitsLogits = false
+
+    public private(set) var inFeatures = 0
+    private var kernel: UnsafeMutablePointer<Float>!, bias: UnsafeMutablePointer<Float>!
+    private var dKernel: UnsafeMutablePointer<Float>!, dBias: UnsafeMutablePointer<Float>!
+    private var output: FloatBuffer!, inputGradient: FloatBuffer?
+    private var input: UnsafePointer<Float>!
+
+    public init(units: Int, activation: Activation = .linear) {
+        self.units = units
+        self.activation = activation
+    }
+
+    public var configuration: LayerConfiguration {
+        LayerConfiguration(type: typeName, name: name, units: units, activation: activation)
+    }
+
+    public func build(inputShape: [Int]) throws -> [Int] {
+        guard inputShape.count == 1 else {
+            throw ModelError("\(name): Dense needs a flat input, got shape \(inputShape); add a Flatten layer before it")
+        }
+        guard units > 0 else { throw ModelError("\(name): units must be positive, got \(units)") }
+        inFeatures = inputShape[0]
+        return outputShape
+    }
+
+    public var outputShape: [Int] { [units] }
+    public var parameters: [ParameterSpec] {
+        [ParameterSpec(name: "kernel", shape: [inFeatures, units]), ParameterSpec(name: "bias", shape: [units])]
+    }
+
+    public func bind(parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>) {
+        kernel = parameters; bias = parameters + inFeatures * units
+        dKernel = gradients; dBias = gradients + inFeatures * units
+    }
+
+    public func initializeParameters(rng: inout Xoshiro256) {
+        Initializer.glorotUniform(.init(start: kernel, count: inFeatures * units), fanIn: inFeatures, fanOut: units, rng: &rng)
+        Initializer.zeros(.init(start: bias, count: units))
+    }
+
+    public func allocate(maxBatch: Int, needsInputGradient: Bool) {
+        output = FloatBuffer(count: maxBatch * units)
+        inputGradient = needsInputGradient ? FloatBuffer(count: maxBatch * inFeatures) : nil
+    }
+
+    // input (B, IN) -> output (B, UNITS)
+    public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafePointer<Float> {
+        self.input = input
+        let y = output.pointer
+        sgemm(m: batch, n: units, k: inFeatures, a: input, b: kernel, c: y)
+        if activation == .relu {
+            biasReLUForward(y, bias, rows: batch, columns: units)
+        } else {
+            biasForward(y, bias, rows: batch, columns: units)
+            if !(activation == .softmax && emitsLogits) {
+                activationForward(activation, y, rows: batch, columns: units)
+            }
+        }
+        return UnsafePointer(y)
+    }
+
+    public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? {
+        if !(activation == .softmax && emitsLogits) {
+            activationBackward(activation, dout, output: output.pointer, rows: batch, columns: units)
+        }
+        denseBackward(dout, input, kernel, dweight: dKernel, dbias: dBias, dinp: inputGradient?.pointer,
+                      batch: batch, inFeatures: inFeatures, outFeatures: units)
+        return inputGradient?.pointer
+    }
+
+    public var flopsPerSample: LayerFLOPs {
+        let f = 2 * inFeatures * units
+        return LayerFLOPs(forward: f, weightGradient: f, inputGradient: f)
+    }
+}

@@ -1,0 +1,88 @@
+import Tensor
+
+/// Max-pooling over NHWC images; stride defaults to the pool size (Keras). Keeps the argmax
+/// of every window for backward.
+public final class MaxPool2D: ParameterFreeLayer {
+    public let typeName = "MaxPooling2D"
+    public var name = "max_pooling2d"
+    public let poolSize: (height: Int, width: Int)
+    public let strides: (height: Int, width: Int)
+    public let padding: Padding
+
+    private var geometry: PoolGeometry!
+    private var output: FloatBuffer!, argmax: Int32Buffer!, inputGradient: FloatBuffer?
+
+    public init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid) {
+        self.poolSize = (poolSize.0, poolSize.1)
+        self.strides = strides.map { ($0.0, $0.1) } ?? self.poolSize
+        self.padding = padding
+    }
+
+    public convenience init(poolSize: Int, strides: Int? = nil, padding: Padding = .valid) {
+        self.init(poolSize: (poolSize, poolSize), strides: strides.map { ($0, $0) }, padding: padding)
+    }
+
+    public var configuration: LayerConfiguration {
+        LayerConfiguration(type: typeName, name: name, strides: [strides.height, strides.width],
+                           padding: padding, poolSize: [poolSize.height, poolSize.width])
+    }
+
+    public func build(inputShape: [Int]) throws -> [Int] {
+        guard inputShape.count == 3 else {
+            throw ModelError("\(name): MaxPooling2D needs an image input [height, width, channels], got \(inputShape)")
+        }
+        guard poolSize.height > 0, poolSize.width > 0, strides.height > 0, strides.width > 0 else {
+            throw ModelError("\(name): pool_size and strides must be positive")
+        }
+        let g = PoolGeometry(batch: 1, height: inputShape[0], width: inputShape[1], channels: inputShape[2],
+                             poolHeight: poolSize.height, poolWidth: poolSize.width,
+                             strideHeight: strides.height, strideWidth: strides.width, padding: padding)
+        guard g.outHeight > 0, g.outWidth > 0 else {
+            throw ModelError("\(name): a \(poolSize.height)x\(poolSize.width) pool does not fit a \(inputShape[0])x\(inputShape[1]) input")
+        }
+        geometry = g
+        return outputShape
+    }
+
+    public var outputShape: [Int] { [geometry.outHeight, geometry.outWidth, geometry.channels] }
+
+    public func allocate(maxBatch: Int, needsInputGradient: Bool) {
+        let g = geometry.with(batch: maxBatch)
+        output = FloatBuffer(count: g.outputCount)
+        argmax = Int32Buffer(count: g.outputCount)
+        inputGradient = needsInputGradient ? FloatBuffer(count: g.inputCount) : nil
+    }
+
+    public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafePointer<Float> {
+        maxPoolForward(input, output.pointer, argmax: argmax.pointer, geometry.with(batch: batch))
+        return UnsafePointer(output.pointer)
+    }
+
+    public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? {
+        guard let inputGradient else { return nil }
+        maxPoolBackward(dout, argmax: argmax.pointer, inputGradient.pointer, geometry.with(batch: batch))
+        return inputGradient.pointer
+    }
+}
+
+/// Flattens each sample to a vector. NHWC is already contiguous per sample, so this is a
+/// view: forward and backward pass their pointers through.
+public final class Flatten: ParameterFreeLayer {
+    public let typeName = "Flatten"
+    public var name = "flatten"
+    private var count = 0
+
+    public init() {}
+
+    public var configuration: LayerConfiguration { LayerConfiguration(type: typeName, name: name) }
+
+    public func build(inputShape: [Int]) throws -> [Int] {
+        count = inputShape.reduce(1, *)
+        return outputShape
+    }
+
+    public var outputShape: [Int] { [count] }
+    public func allocate(maxBatch: Int, needsInputGradient: Bool) {}
+    public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafePointer<Float> { input }
+    public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? { dout }
+}

@@ -1,0 +1,50 @@
+/// Labelled samples that `fit`, `evaluate` and `predict` read batch by batch.
+///
+/// Implementations keep their data compact (Fashion-MNIST as UInt8, 47 MB) and convert one
+/// batch at a time into the model's Float32 input buffer, so nothing is allocated per batch.
+public protocol LabeledBatchSource {
+    var count: Int { get }
+    /// Per-sample shape, `[height, width, channels]` for images.
+    var sampleShape: [Int] { get }
+    /// Number of classes (largest label + 1).
+    var classCount: Int { get }
+    /// Writes the samples at `indices` into `inputs` (indices.count * sample size floats) and
+    /// their labels into `labels`.
+    func fillBatch(indices: UnsafeBufferPointer<Int>, inputs: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>)
+}
+
+/// A batch source over Float arrays, for small data made in code (tests, examples).
+public struct ArrayBatchSource: LabeledBatchSource, Sendable {
+    public let inputs: [Float]
+    public let labels: [Int32]
+    public let sampleShape: [Int]
+    public let classCount: Int
+
+    public init(inputs: [Float], labels: [Int32], sampleShape: [Int], classCount: Int? = nil) {
+        precondition(inputs.count == labels.count * sampleShape.reduce(1, *), "inputs do not match labels x sample shape")
+        self.inputs = inputs
+        self.labels = labels
+        self.sampleShape = sampleShape
+        self.classCount = classCount ?? Int((labels.max() ?? 0) + 1)
+    }
+
+    public var count: Int { labels.count }
+
+    public func fillBatch(indices: UnsafeBufferPointer<Int>, inputs out: UnsafeMutablePointer<Float>, labels outLabels: UnsafeMutablePointer<Int32>) {
+        let n = sampleShape.reduce(1, *)
+        inputs.withUnsafeBufferPointer { src in
+            for (row, i) in indices.enumerated() {
+                (out + row * n).update(from: src.baseAddress! + i * n, count: n)
+                outLabels[row] = labels[i]
+            }
+        }
+    }
+}
+
+extension LabeledImages: LabeledBatchSource {
+    public var sampleShape: [Int] { [height, width, channels] }
+
+    public func fillBatch(indices: UnsafeBufferPointer<Int>, inputs: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) {
+        fillBatch(indices: indices, images: inputs, labels: labels)
+    }
+}

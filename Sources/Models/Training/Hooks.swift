@@ -1,0 +1,84 @@
+/// What a hook tells `fit` after a batch or an epoch.
+public enum TrainingControl: Sendable {
+    case proceed
+    /// Stop after this batch: the epoch is closed as interrupted, nothing more runs.
+    case stop
+}
+
+/// The two phases of an epoch, for hooks that measure them apart (energy per phase).
+public enum TrainingPhase: String, Sendable {
+    case train, validation
+}
+
+/// The running state of an epoch after a batch (Keras's progress bar figures).
+public struct BatchLogs: Sendable {
+    public let epoch: Int          // 1-based
+    public let batch: Int          // 1-based, within the epoch
+    public let batches: Int        // in this epoch's training phase
+    public let loss: Double        // running mean over the epoch's samples so far
+    public let accuracy: Double
+    public let samples: Int        // seen so far this epoch
+    public let seconds: Double     // since the epoch began
+}
+
+/// What an epoch produced. Train metrics are running means over the epoch's samples
+/// (Keras); validation metrics are over the whole validation split.
+public struct EpochLogs: Sendable {
+    public let epoch: Int          // 1-based
+    public let epochs: Int
+    public let loss: Double
+    public let accuracy: Double
+    public let validationLoss: Double?
+    public let validationAccuracy: Double?
+    public let samples: Int        // training samples processed
+    public let batches: Int
+    public let seconds: Double
+    public let trainSeconds: Double
+    public let validationSeconds: Double
+    /// True when a hook or a non-finite loss stopped the epoch before its end.
+    public let interrupted: Bool
+}
+
+/// Observes training. Every method has a default that does nothing, so an observer
+/// implements only what it needs. Models carries no energy code: Footprint attaches here.
+public protocol TrainingObserver: AnyObject {
+    func epochBegan(_ epoch: Int, of epochs: Int)
+    func phaseBegan(_ phase: TrainingPhase, epoch: Int)
+    func phaseEnded(_ phase: TrainingPhase, epoch: Int)
+    func batchEnded(_ logs: BatchLogs) -> TrainingControl
+    func epochEnded(_ logs: EpochLogs) -> TrainingControl
+}
+
+extension TrainingObserver {
+    public func epochBegan(_ epoch: Int, of epochs: Int) {}
+    public func phaseBegan(_ phase: TrainingPhase, epoch: Int) {}
+    public func phaseEnded(_ phase: TrainingPhase, epoch: Int) {}
+    public func batchEnded(_ logs: BatchLogs) -> TrainingControl { .proceed }
+    public func epochEnded(_ logs: EpochLogs) -> TrainingControl { .proceed }
+}
+
+/// Closures as an observer, for a few lines of library code:
+/// `TrainingHooks(epochEnd: { print($0.accuracy); return .proceed })`.
+public final class TrainingHooks: TrainingObserver {
+    public var onEpochBegin: ((Int, Int) -> Void)?
+    public var onPhaseBegin: ((TrainingPhase, Int) -> Void)?
+    public var onPhaseEnd: ((TrainingPhase, Int) -> Void)?
+    public var onBatchEnd: ((BatchLogs) -> TrainingControl)?
+    public var onEpochEnd: ((EpochLogs) -> TrainingControl)?
+
+    public init(
+        epochBegin: ((Int, Int) -> Void)? = nil,
+        batchEnd: ((BatchLogs) -> TrainingControl)? = nil,
+        epochEnd: ((EpochLogs) -> TrainingControl)? = nil
+    ) {
+        onEpochBegin = epochBegin
+        onBatchEnd = batchEnd
+        onEpochEnd = epochEnd
+    }
+
+    public func epochBegan(_ epoch: Int, of epochs: Int) { onEpochBegin?(epoch, epochs) }
+    public func phaseBegan(_ phase: TrainingPhase, epoch: Int) { onPhaseBegin?(phase, epoch) }
+    public func phaseEnded(_ phase: TrainingPhase, epoch: Int) { onPhaseEnd?(phase, epoch) }
+    public func batchEnded(_ logs: BatchLogs) -> TrainingControl { onBatchEnd?(logs) ?? .proceed }
+    public func epochEnded(_ logs: EpochLogs) -> TrainingControl { onEpochEnd?(logs) ?? .proceed }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Tensor
+
+/// An optimiser updates the model's flat parameter array from its flat gradient array in
+/// one loop (llm.c style): no per-layer bookkeeping.
+public protocol Optimizer: AnyObject {
+    var name: String { get }
+    var learningRate: Float { get set }
+    /// Prepares state for `count` parameters (moments, velocities).
+    func allocate(count: Int)
+    func step(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, count: Int)
+    /// Named state arrays for checkpoints (e.g. Adam's `m`, `v`), and scalar state.
+    var stateArrays: [(name: String, buffer: FloatBuffer)] { get }
+    var stepCount: Int { get set }
+}
+
+/// Adam in Keras's form (lr 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7):
+///   alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
+///   m += (g - m) * (1 - beta1);  v += (g*g - v) * (1 - beta2)
+///   w -= m * alpha / (sqrt(v) + epsilon)
+/// Folding both bias corrections into alpha (instead of correcting m and v) is why Keras's
+/// epsilon is effectively scaled by sqrt(1 - beta2^t) relative to the paper's form; we keep
+/// Keras's form so that the same seed trains the same way.
+public final class Adam: Optimizer {
+    public let name = "adam"
+    public var learningRate: Float
+    public let beta1: Float, beta2: Float, epsilon: Float
+    public var stepCount = 0
+    private var m: FloatBuffer!, v: FloatBuffer!
+
+    public init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7) {
+        self.learningRate = learningRate
+        self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon
+    }
+
+    public func allocate(count: Int) {
+        m = FloatBuffer(count: count)
+        v = FloatBuffer(count: count)
+    }
+
+    public var stateArrays: [(name: String, buffer: FloatBuffer)] { [("m", m), ("v", v)] }
+
+    public func step(parameters w: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, count: Int) {
+        stepCount += 1
+        let t = Double(stepCount)
+        let alpha = Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
+        let m = m.pointer, v = v.pointer
+        let c1 = 1 - beta1, c2 = 1 - beta2, eps = epsilon
+        for i in 0..<count {
+            let gi = g[i]
+            let mi = m[i] + (gi - m[i]) * c1
+            let vi = v[i] + (gi * gi - v[i]) * c2
+            m[i] = mi
+            v[i] = vi
+            w[i] -= mi * alpha / (vi.squareRoot() + eps)
+        }
+    }
+}
+
+/// Stochastic gradient descent, Keras's form (lr 0.01): plain `w -= lr * g`; with momentum
+/// `velocity = momentum * velocity - lr * g; w += velocity`; Nesterov
+/// `w += momentum * velocity - lr * g` after the velocity update.
+public final class SGD: Optimizer {
+    public let name = "sgd"
+    public var learningRate: Float
+    public let momentum: Float
+    public let nesterov: Bool
+    public var stepCount = 0
+    private var velocity: FloatBuffer?
+
+    public init(learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false) {
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.nesterov = nesterov
+    }
+
+    public func allocate(count: Int) {
+        velocity = momentum > 0 ? FloatBuffer(count: count) : nil
+    }
+
+    public var stateArrays: [(name: String, buffer: FloatBuffer)] {
+        velocity.map { [("velocity", $0)] } ?? []
+    }
+
+    public func step(parameters w: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, count: Int) {
+        stepCount += 1
+        let lr = learningRate
+        guard let velocity else {
+            for i in 0..<count { w[i] -= lr * g[i] }
+            return
+        }
+        let v = velocity.pointer, mu = momentum
+        for i in 0..<count {
+            v[i] = mu * v[i] - lr * g[i]
+            w[i] += nesterov ? mu * v[i] - lr * g[i] : v[i]
+        }
+    }
+}
