@@ -27,6 +27,10 @@ let package = Package(
         .target(name: "Models", dependencies: ["Tensor", "CZlib"]),
         // .target(name: "Footprint", resources: [.copy("Resources")]),
 
+        // MARK: - Benchmarks (`make bench`)
+        .target(name: "CSGEMMBench", dependencies: ["CBLAS"]),
+        .executableTarget(name: "fmctl-bench", dependencies: ["Tensor", "Models", "CSGEMMBench"]),
+
         // MARK: - Tests
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models"]),

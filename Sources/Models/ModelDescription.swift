@@ -64,7 +64,9 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     /// Builds the layers (Glorot-uniform kernels from `seed`).
     public func makeModel(seed: UInt64 = 0) throws -> Sequential {
         let built = try layers.enumerated().map { i, c in try Self.layer(c, index: i) }
-        return try Sequential(name: name, inputShape: inputShape, layers: built, seed: seed)
+        let model = try Sequential(name: name, inputShape: inputShape, layers: built, seed: seed)
+        model.compile(loss: loss)
+        return model
     }
 
     static func pair(_ v: [Int]?, _ what: String, index: Int, default d: (Int, Int)? = nil) throws -> (Int, Int) {

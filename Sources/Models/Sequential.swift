@@ -54,6 +54,14 @@ public final class Sequential {
         }
         outputShape = shape
         parameterOffsets = offsets
+        // A ReLU convolution feeding a max-pool: the pool's backward applies the ReLU mask
+        // (one pass over the gradient instead of two).
+        for (below, above) in zip(layers, layers.dropFirst()) {
+            if let conv = below as? Conv2D, conv.activation == .relu, let pool = above as? MaxPool2D {
+                conv.reluMaskAppliedDownstream = true
+                pool.appliesReLUMask = true
+            }
+        }
         parameterCount = total
         parameters = FloatBuffer(count: total)
         gradients = FloatBuffer(count: total)

@@ -2,7 +2,7 @@ import Testing
 import Tensor
 
 /// Runs a conv forward through the optimised path (im2col + sgemm + bias) on arrays.
-func convForward(_ x: [Float], _ w: [Float], _ bias: [Float], _ g: ConvGeometry) -> [Float] {
+func convForward(_ x: [Float], _ w: [Float], _ bias: [Float], _ g: ConvGeometry, relu: Bool = false) -> [Float] {
     var out = [Float](repeating: 0, count: g.outputCount)
     var cols = [Float](repeating: 0, count: g.patches * g.patchSize)
     x.withUnsafeBufferPointer { xp in
@@ -10,8 +10,8 @@ func convForward(_ x: [Float], _ w: [Float], _ bias: [Float], _ g: ConvGeometry)
             bias.withUnsafeBufferPointer { bp in
                 out.withUnsafeMutableBufferPointer { op in
                     cols.withUnsafeMutableBufferPointer { cp in
-                        conv2dForward(xp.baseAddress!, wp.baseAddress!, op.baseAddress!, cols: cp.baseAddress!, g)
-                        biasForward(op.baseAddress!, bp.baseAddress!, rows: g.patches, columns: g.outChannels)
+                        conv2dForward(xp.baseAddress!, wp.baseAddress!, bias: bp.baseAddress!, op.baseAddress!,
+                                      cols: cp.baseAddress!, g, relu: relu)
                     }
                 }
             }
@@ -24,6 +24,7 @@ func convForward(_ x: [Float], _ w: [Float], _ bias: [Float], _ g: ConvGeometry)
 func convBackward(_ x: [Float], _ w: [Float], _ r: [Float], _ g: ConvGeometry) -> ([Float], [Float], [Float]) {
     var cols = [Float](repeating: 0, count: g.patches * g.patchSize)
     var dcols = cols
+    var workspace = [Float](repeating: 0, count: conv2dBackwardWorkspaceCount(g))
     var dx = [Float](repeating: 0, count: g.inputCount)
     var dw = [Float](repeating: 0, count: g.weightCount)
     var db = [Float](repeating: 0, count: g.outChannels)
@@ -35,9 +36,12 @@ func convBackward(_ x: [Float], _ w: [Float], _ r: [Float], _ g: ConvGeometry) -
                     dw.withUnsafeMutableBufferPointer { dwp in
                         db.withUnsafeMutableBufferPointer { dbp in
                             dcols.withUnsafeMutableBufferPointer { dcp in
-                                conv2dBackward(rp.baseAddress!, cols: cp.baseAddress!, wp.baseAddress!,
-                                               dweight: dwp.baseAddress!, dbias: dbp.baseAddress!,
-                                               dinp: dxp.baseAddress!, dcols: dcp.baseAddress!, g)
+                                workspace.withUnsafeMutableBufferPointer { wsp in
+                                    conv2dBackward(rp.baseAddress!, cols: cp.baseAddress!, wp.baseAddress!,
+                                                   dweight: dwp.baseAddress!, dbias: dbp.baseAddress!,
+                                                   dinp: dxp.baseAddress!, dcols: dcp.baseAddress!,
+                                                   workspace: wsp.baseAddress!, g)
+                                }
                             }
                         }
                     }
@@ -66,6 +70,12 @@ let convCases: [ConvCase] = [
     ConvCase(b: 1, h: 5, w: 4, cin: 4, k: 1, cout: 3, stride: 1, padding: .valid),
     ConvCase(b: 2, h: 9, w: 8, cin: 2, k: 5, cout: 4, stride: 1, padding: .valid),
     ConvCase(b: 2, h: 6, w: 6, cin: 1, k: 1, cout: 2, stride: 2, padding: .same),
+    // Cout a multiple of 8 and K <= 32: the register-blocked small-K kernels.
+    ConvCase(b: 3, h: 9, w: 7, cin: 1, k: 3, cout: 32, stride: 1, padding: .valid),
+    ConvCase(b: 2, h: 6, w: 5, cin: 2, k: 3, cout: 40, stride: 1, padding: .same),
+    ConvCase(b: 2, h: 7, w: 7, cin: 1, k: 3, cout: 8, stride: 2, padding: .valid),
+    // K = 5*5*2 = 50 > 32: the sgemm path with Cout a multiple of 8.
+    ConvCase(b: 2, h: 8, w: 8, cin: 2, k: 5, cout: 16, stride: 1, padding: .same),
 ]
 
 @Suite struct ConvolutionTests {
@@ -75,6 +85,43 @@ let convCases: [ConvCase] = [
         let x = random(g.inputCount, seed: 1), w = random(g.weightCount, seed: 2), b = random(g.outChannels, seed: 3)
         let want = Reference.conv2d(x, weight: w, bias: b, g)
         #expect(maxAbsDiff(convForward(x, w, b, g), want) < 1e-4)
+    }
+
+    @Test(arguments: convCases)
+    func forwardWithReLU_matchesDirectConvolution(_ c: ConvCase) {
+        let g = c.geometry
+        let x = random(g.inputCount, seed: 11), w = random(g.weightCount, seed: 12), b = random(g.outChannels, seed: 13)
+        let want = Reference.conv2d(x, weight: w, bias: b, g).map { max(0, $0) }
+        #expect(maxAbsDiff(convForward(x, w, b, g, relu: true), want) < 1e-4)
+    }
+
+    /// The small-K weight gradient over many rows (both threads, several row blocks) against
+    /// the triple loop.
+    @Test func smallKWeightGradient_matchesTripleLoop() {
+        for (m, n, k) in [(5000, 32, 9), (3001, 40, 3), (700, 8, 27)] {
+            let a = random(m * k, seed: 1), d = random(m * n, seed: 2)
+            var dw = [Float](repeating: 0, count: k * n), db = [Float](repeating: 0, count: n)
+            var partials = [Float](repeating: 0, count: 2 * (k * n + n))
+            a.withUnsafeBufferPointer { ap in
+                d.withUnsafeBufferPointer { dp in
+                    dw.withUnsafeMutableBufferPointer { wp in
+                        db.withUnsafeMutableBufferPointer { bp in
+                            partials.withUnsafeMutableBufferPointer {
+                                smallKGEMMWeightGradient(ap.baseAddress!, dp.baseAddress!, dw: wp.baseAddress!, dbias: bp.baseAddress!,
+                                                         m: m, n: n, k: k, partials: $0.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
+            let want = Reference.gemm(transposeA: true, transposeB: false, m: k, n: n, k: m, alpha: 1, a: a, b: d, beta: 0,
+                                      c: [Float](repeating: 0, count: k * n))
+            #expect(maxAbsDiff(dw, want) < 2e-3, "m \(m) n \(n) k \(k)")
+            let ones = [Float](repeating: 1, count: m)
+            let wantBias = Reference.gemm(transposeA: false, transposeB: false, m: 1, n: n, k: m, alpha: 1, a: ones, b: d, beta: 0,
+                                          c: [Float](repeating: 0, count: n))
+            #expect(maxAbsDiff(db, wantBias) < 2e-3)
+        }
     }
 
     @Test func samePadding_followsTensorFlow() {
@@ -128,6 +175,8 @@ let convCases: [ConvCase] = [
         PoolGeometry(batch: 1, height: 7, width: 7, channels: 2, poolHeight: 3, poolWidth: 3, strideHeight: 2, strideWidth: 2),
         PoolGeometry(batch: 2, height: 5, width: 6, channels: 1, poolHeight: 3, poolWidth: 2, strideHeight: 1, strideWidth: 1),
         PoolGeometry(batch: 2, height: 5, width: 5, channels: 2, poolHeight: 2, poolWidth: 2, strideHeight: 2, strideWidth: 2, padding: .same),
+        // 2x2 stride 2, C a multiple of 8: the vectorised path (odd size drops the last row).
+        PoolGeometry(batch: 2, height: 7, width: 6, channels: 16, poolHeight: 2, poolWidth: 2, strideHeight: 2, strideWidth: 2),
     ]
 
     static func forward(_ x: [Float], _ g: PoolGeometry) -> ([Float], [Int32]) {
@@ -170,6 +219,62 @@ let convCases: [ConvCase] = [
         let idx = Array(0..<x.count)
         let n = GradientCheck.numerical(x, indices: idx, eps: 1e-3, r: r) { Self.forward($0, g).0 }
         #expect(GradientCheck.maxError(dx.map(Double.init), n) < 1e-3)
+    }
+}
+
+extension PoolingTests {
+    /// Ties go to the first pixel of the window in scan order on both paths.
+    @Test func maxPool_tiesKeepFirstPixel() {
+        for c in [1, 8] {
+            let g = PoolGeometry(batch: 1, height: 2, width: 2, channels: c, poolHeight: 2, poolWidth: 2, strideHeight: 2, strideWidth: 2)
+            let (_, arg) = Self.forward([Float](repeating: 0.5, count: 4 * c), g)
+            #expect(arg == (0..<c).map { Int32($0) })
+        }
+    }
+
+    /// Pool backward with the ReLU mask equals pool backward followed by ReLU backward on
+    /// a ReLU output (zeros included, so ties at 0 occur).
+    @Test func maxPoolBackward_reluMaskEqualsSeparatePasses() {
+        let g = PoolGeometry(batch: 2, height: 6, width: 6, channels: 8, poolHeight: 2, poolWidth: 2, strideHeight: 2, strideWidth: 2)
+        let x = random(g.inputCount, seed: 4).map { max(0, $0) }
+        let (out, arg) = Self.forward(x, g)
+        let r = random(g.outputCount, seed: 5)
+        var fused = [Float](repeating: 0, count: g.inputCount), plain = fused
+        r.withUnsafeBufferPointer { rp in
+            arg.withUnsafeBufferPointer { ap in
+                out.withUnsafeBufferPointer { op in
+                    fused.withUnsafeMutableBufferPointer { maxPoolBackward(rp.baseAddress!, argmax: ap.baseAddress!, $0.baseAddress!, g, reluMask: op.baseAddress!) }
+                }
+                plain.withUnsafeMutableBufferPointer { maxPoolBackward(rp.baseAddress!, argmax: ap.baseAddress!, $0.baseAddress!, g) }
+            }
+        }
+        let masked = (0..<x.count).map { x[$0] > 0 ? plain[$0] : 0 }
+        #expect(fused == masked)
+        #expect(x.contains(0) && fused.contains { $0 != 0 })
+    }
+}
+
+@Suite struct AdamKernelTests {
+    @Test func adamUpdate_matchesElementwiseReference() {
+        for count in [5, 1000, 200_003] {  // tail only, one part, two parts with a tail
+            var w = random(count, seed: 1), m = random(count, seed: 2, low: -0.1, high: 0.1)
+            var v = random(count, seed: 3, low: 0, high: 0.1)
+            let g = random(count, seed: 4)
+            var (rw, rm, rv) = (w, m, v)
+            Reference.adamUpdate(parameters: &rw, gradients: g, m: &rm, v: &rv, alpha: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7)
+            w.withUnsafeMutableBufferPointer { wp in
+                m.withUnsafeMutableBufferPointer { mp in
+                    v.withUnsafeMutableBufferPointer { vp in
+                        g.withUnsafeBufferPointer {
+                            adamUpdate(parameters: wp.baseAddress!, gradients: $0.baseAddress!, m: mp.baseAddress!, v: vp.baseAddress!,
+                                       count: count, alpha: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7)
+                        }
+                    }
+                }
+            }
+            #expect(maxAbsDiff(m, rm) <= 1e-7 && maxAbsDiff(v, rv) <= 1e-7)
+            #expect(maxAbsDiff(w, rw) <= 1e-6)
+        }
     }
 }
 

@@ -17,7 +17,10 @@ public final class Conv2D: SoftmaxFusable {
     private var kernel: UnsafeMutablePointer<Float>!, bias: UnsafeMutablePointer<Float>!
     private var dKernel: UnsafeMutablePointer<Float>!, dBias: UnsafeMutablePointer<Float>!
     private var output: FloatBuffer!, cols: FloatBuffer!
-    private var dcols: FloatBuffer?, inputGradient: FloatBuffer?
+    private var dcols: FloatBuffer?, inputGradient: FloatBuffer?, workspace: FloatBuffer!
+    /// Set by the model when the next layer (a max-pool) applies this layer's ReLU mask in
+    /// its own backward pass, so that the mask is not applied twice.
+    var reluMaskAppliedDownstream = false
 
     public init(filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
                 padding: Padding = .valid, activation: Activation = .linear) {
@@ -81,31 +84,27 @@ public final class Conv2D: SoftmaxFusable {
         cols = FloatBuffer(count: g.patches * g.patchSize)
         dcols = needsInputGradient ? FloatBuffer(count: g.patches * g.patchSize) : nil
         inputGradient = needsInputGradient ? FloatBuffer(count: g.inputCount) : nil
+        workspace = FloatBuffer(count: conv2dBackwardWorkspaceCount(g))
     }
 
     // input (B, H, W, Cin) -> output (B, OH, OW, Cout)
     public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafePointer<Float> {
         let g = geometry.with(batch: batch)
         let y = output.pointer
-        conv2dForward(input, kernel, y, cols: cols.pointer, g)
-        if activation == .relu {
-            biasReLUForward(y, bias, rows: g.patches, columns: filters)
-        } else {
-            biasForward(y, bias, rows: g.patches, columns: filters)
-            if !(activation == .softmax && emitsLogits) {
-                activationForward(activation, y, rows: g.patches, columns: filters)
-            }
+        conv2dForward(input, kernel, bias: bias, y, cols: cols.pointer, g, relu: activation == .relu)
+        if activation != .relu && !(activation == .softmax && emitsLogits) {
+            activationForward(activation, y, rows: g.patches, columns: filters)
         }
         return UnsafePointer(y)
     }
 
     public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? {
         let g = geometry.with(batch: batch)
-        if !(activation == .softmax && emitsLogits) {
+        if !(activation == .softmax && emitsLogits) && !(activation == .relu && reluMaskAppliedDownstream) {
             activationBackward(activation, dout, output: output.pointer, rows: g.patches, columns: filters)
         }
         conv2dBackward(dout, cols: cols.pointer, kernel, dweight: dKernel, dbias: dBias,
-                       dinp: inputGradient?.pointer, dcols: dcols?.pointer, g)
+                       dinp: inputGradient?.pointer, dcols: dcols?.pointer, workspace: workspace.pointer, g)
         return inputGradient?.pointer
     }
 

@@ -11,6 +11,8 @@ public final class MaxPool2D: ParameterFreeLayer {
 
     private var geometry: PoolGeometry!
     private var output: FloatBuffer!, argmax: Int32Buffer!, inputGradient: FloatBuffer?
+    /// Set by the model when the layer below ends in a ReLU: backward then applies its mask.
+    var appliesReLUMask = false
 
     public init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid) {
         self.poolSize = (poolSize.0, poolSize.1)
@@ -60,7 +62,8 @@ public final class MaxPool2D: ParameterFreeLayer {
 
     public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? {
         guard let inputGradient else { return nil }
-        maxPoolBackward(dout, argmax: argmax.pointer, inputGradient.pointer, geometry.with(batch: batch))
+        maxPoolBackward(dout, argmax: argmax.pointer, inputGradient.pointer, geometry.with(batch: batch),
+                        reluMask: appliesReLUMask ? UnsafePointer(output.pointer) : nil)
         return inputGradient.pointer
     }
 }

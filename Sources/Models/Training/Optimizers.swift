@@ -44,16 +44,8 @@ public final class Adam: Optimizer {
         stepCount += 1
         let t = Double(stepCount)
         let alpha = Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
-        let m = m.pointer, v = v.pointer
-        let c1 = 1 - beta1, c2 = 1 - beta2, eps = epsilon
-        for i in 0..<count {
-            let gi = g[i]
-            let mi = m[i] + (gi - m[i]) * c1
-            let vi = v[i] + (gi * gi - v[i]) * c2
-            m[i] = mi
-            v[i] = vi
-            w[i] -= mi * alpha / (vi.squareRoot() + eps)
-        }
+        adamUpdate(parameters: w, gradients: g, m: m.pointer, v: v.pointer, count: count,
+                   alpha: alpha, beta1: beta1, beta2: beta2, epsilon: epsilon)
     }
 }
 

@@ -25,7 +25,15 @@ public func reluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Flo
 /// Using the output instead of the input lets the fused bias+ReLU run in place.
 public func reluBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>, count n: Int) {
-    for i in 0..<n { dx[i] = y[i] > 0 ? dy[i] : 0 }
+    let zero = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= n {
+        var d = load8(dy + i)
+        d.replace(with: zero, where: load8(y + i) .<= zero)
+        store8(d, dx + i)
+        i += 8
+    }
+    while i < n { dx[i] = y[i] > 0 ? dy[i] : 0; i += 1 }
 }
 
 /// y = 1 / (1 + exp(-x)), computed without overflow for large |x|.

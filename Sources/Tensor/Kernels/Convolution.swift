@@ -124,28 +124,51 @@ public func col2im(_ dcols: UnsafePointer<Float>, _ dinp: UnsafeMutablePointer<F
     }
 }
 
-/// Convolution forward as one GEMM: out (B*OH*OW, Cout) = cols (B*OH*OW, K) * weight (K, Cout),
-/// where cols = im2col(inp) is written into the caller's workspace (kept for backward).
-/// Bias and activation are applied by the caller (see `biasReLUForward`, `biasForward`).
+/// Convolution forward as one GEMM: out (B*OH*OW, Cout) = cols (B*OH*OW, K) * weight (K, Cout)
+/// + bias, then ReLU when `relu`. cols = im2col(inp) is written into the caller's workspace
+/// and kept for backward. Small K (the first layer of an image model) goes through the
+/// register-blocked kernel, with bias and ReLU fused into its store; otherwise sgemm and one
+/// fused bias(+ReLU) pass.
 public func conv2dForward(
-    _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
-    _ out: UnsafeMutablePointer<Float>, cols: UnsafeMutablePointer<Float>, _ g: ConvGeometry
+    _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+    _ out: UnsafeMutablePointer<Float>, cols: UnsafeMutablePointer<Float>, _ g: ConvGeometry, relu: Bool = false
 ) {
     im2col(inp, cols, g)
+    if smallKGEMMApplies(k: g.patchSize, n: g.outChannels) {
+        smallKGEMMBias(cols, weight, bias: bias, out, m: g.patches, n: g.outChannels, k: g.patchSize, relu: relu)
+        return
+    }
     sgemm(m: g.patches, n: g.outChannels, k: g.patchSize, a: cols, b: weight, c: out)
+    if relu {
+        biasReLUForward(out, bias, rows: g.patches, columns: g.outChannels)
+    } else {
+        biasForward(out, bias, rows: g.patches, columns: g.outChannels)
+    }
+}
+
+/// Floats of scratch space `conv2dBackward` needs (per-thread partial weight gradients).
+public func conv2dBackwardWorkspaceCount(_ g: ConvGeometry) -> Int {
+    2 * (g.patchSize * g.outChannels + g.outChannels)
 }
 
 /// Convolution backward. dout is (B*OH*OW, Cout) (the gradient after the activation's own
 /// backward); cols is the forward's im2col. Writes dweight (K, Cout) = cols^T * dout and
 /// dbias (Cout) = column sums of dout, both overwritten. If `dinp` is given (not the first
 /// layer), dcols = dout * weight^T goes through the workspace `dcols` and col2im into dinp.
+/// `workspace` holds `conv2dBackwardWorkspaceCount(g)` floats.
 public func conv2dBackward(
     _ dout: UnsafePointer<Float>, cols: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
     dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
-    dinp: UnsafeMutablePointer<Float>?, dcols: UnsafeMutablePointer<Float>?, _ g: ConvGeometry
+    dinp: UnsafeMutablePointer<Float>?, dcols: UnsafeMutablePointer<Float>?,
+    workspace: UnsafeMutablePointer<Float>, _ g: ConvGeometry
 ) {
-    sgemm(transposeA: true, m: g.patchSize, n: g.outChannels, k: g.patches, a: cols, b: dout, c: dweight)
-    columnSums(dout, rows: g.patches, columns: g.outChannels, into: dbias)
+    if smallKGEMMApplies(k: g.patchSize, n: g.outChannels) {
+        smallKGEMMWeightGradient(cols, dout, dw: dweight, dbias: dbias, m: g.patches, n: g.outChannels,
+                                 k: g.patchSize, partials: workspace)
+    } else {
+        sgemm(transposeA: true, m: g.patchSize, n: g.outChannels, k: g.patches, a: cols, b: dout, c: dweight)
+        columnSums(dout, rows: g.patches, columns: g.outChannels, into: dbias)
+    }
     if let dinp, let dcols {
         sgemm(transposeB: true, m: g.patches, n: g.patchSize, k: g.outChannels, a: dout, b: weight, c: dcols)
         col2im(dcols, dinp, g)

@@ -35,6 +35,11 @@ public func maxPoolForward(
     _ inp: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
     argmax: UnsafeMutablePointer<Int32>, _ g: PoolGeometry
 ) {
+    if g.poolHeight == 2, g.poolWidth == 2, g.strideHeight == 2, g.strideWidth == 2,
+       g.padTop == 0, g.padLeft == 0, g.channels % 8 == 0 {
+        maxPool2x2Forward(inp, out, argmax: argmax, g)
+        return
+    }
     let c = g.channels
     var o = 0
     for b in 0..<g.batch {
@@ -63,11 +68,56 @@ public func maxPoolForward(
     }
 }
 
+/// The common 2x2, stride 2, unpadded pool with C a multiple of 8: four contiguous rows
+/// of C channels per window, compared 8 channels at a time. Ties keep the first pixel in
+/// scan order, as the general kernel does.
+func maxPool2x2Forward(
+    _ inp: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+    argmax: UnsafeMutablePointer<Int32>, _ g: PoolGeometry
+) {
+    let c = g.channels
+    let rowStride = g.width * c
+    let lane = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+    var o = 0
+    for b in 0..<g.batch {
+        let base = b * g.height * rowStride
+        for oy in 0..<g.outHeight {
+            for ox in 0..<g.outWidth {
+                let p00 = base + (2 * oy) * rowStride + 2 * ox * c
+                for c0 in stride(from: 0, to: c, by: 8) {
+                    var best = load8(inp + p00 + c0)
+                    var index = SIMD8<Int32>(repeating: Int32(p00 + c0)) &+ lane
+                    @inline(__always) func visit(_ p: Int) {
+                        let v = load8(inp + p + c0)
+                        let wins = v .> best
+                        best.replace(with: v, where: wins)
+                        index.replace(with: SIMD8<Int32>(repeating: Int32(p + c0)) &+ lane, where: wins)
+                    }
+                    visit(p00 + c)
+                    visit(p00 + rowStride)
+                    visit(p00 + rowStride + c)
+                    store8(best, out + o + c0)
+                    UnsafeMutableRawPointer(argmax + o + c0).storeBytes(of: index, as: SIMD8<Int32>.self)
+                }
+                o += c
+            }
+        }
+    }
+}
+
 /// dinp (B,H,W,C) is overwritten: each dout element goes to the input that won its window.
+/// With `reluMask`, elements whose pooled output is not positive pass no gradient: that is
+/// the ReLU's backward of the layer below (whose output fed this pool) folded into this
+/// pass, since a window's max is positive exactly when the ReLU let its winner through.
 public func maxPoolBackward(
     _ dout: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
-    _ dinp: UnsafeMutablePointer<Float>, _ g: PoolGeometry
+    _ dinp: UnsafeMutablePointer<Float>, _ g: PoolGeometry,
+    reluMask pooled: UnsafePointer<Float>? = nil
 ) {
     dinp.update(repeating: 0, count: g.inputCount)
-    for i in 0..<g.outputCount { dinp[Int(argmax[i])] += dout[i] }
+    if let pooled {
+        for i in 0..<g.outputCount where pooled[i] > 0 { dinp[Int(argmax[i])] += dout[i] }
+    } else {
+        for i in 0..<g.outputCount { dinp[Int(argmax[i])] += dout[i] }
+    }
 }

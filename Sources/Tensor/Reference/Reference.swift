@@ -105,3 +105,17 @@ public enum Reference {
 import Foundation
 private func _log(_ x: Double) -> Double { Foundation.log(x) }
 private func _exp(_ x: Double) -> Double { Foundation.exp(x) }
+
+extension Reference {
+    /// One Adam update element by element, in the order the formula is written.
+    public static func adamUpdate(
+        parameters w: inout [Float], gradients g: [Float], m: inout [Float], v: inout [Float],
+        alpha: Float, beta1: Float, beta2: Float, epsilon: Float
+    ) {
+        for i in w.indices {
+            m[i] += (g[i] - m[i]) * (1 - beta1)
+            v[i] += (g[i] * g[i] - v[i]) * (1 - beta2)
+            w[i] -= m[i] * alpha / (v[i].squareRoot() + epsilon)
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import Tensor
+
+extension Sequential {
+    /// This model in the JSON description format (the layers' own configurations).
+    public var modelDescription: ModelDescription {
+        ModelDescription(name: name, inputShape: inputShape, layers: layers.map(\.configuration), loss: loss)
+    }
+}
+
+/// `model.safetensors`: the weights under Keras-style names (`conv2d/kernel`), the model
+/// description in `__metadata__["model"]`, and, for resuming, the optimiser state as flat
+/// tensors (`optimizer/m`, `optimizer/v`) with its step count and settings in the metadata.
+public enum ModelCheckpoint {
+    public static let formatVersion = "1"
+
+    /// Writes the checkpoint atomically (temp file, fsync, rename): a crash leaves the
+    /// previous checkpoint whole. `metadata` adds caller keys (training position, seed).
+    public static func save(_ model: Sequential, to path: String, includeOptimizer: Bool = true,
+                            metadata extra: [String: String] = [:]) throws(DataError) {
+        var tensors = model.namedParameters.map { SafetensorsTensor(name: $0.name, shape: $0.shape, values: $0.values) }
+        var metadata = extra
+        metadata["format"] = "fmctl"
+        metadata["format_version"] = formatVersion
+        metadata["model"] = model.modelDescription.jsonString()
+        if includeOptimizer {
+            let opt = model.optimizer
+            metadata["optimizer"] = opt.name
+            metadata["optimizer_step"] = String(opt.stepCount)
+            metadata["learning_rate"] = String(opt.learningRate)
+            if let sgd = opt as? SGD {
+                metadata["momentum"] = String(sgd.momentum)
+                metadata["nesterov"] = String(sgd.nesterov)
+            }
+            for (name, buffer) in opt.stateArrays {
+                tensors.append(SafetensorsTensor(name: "optimizer/\(name)", shape: [buffer.count], values: buffer.array))
+            }
+        }
+        try Safetensors.write(tensors: tensors, metadata: metadata, to: path)
+    }
+
+    /// Rebuilds the model from the description in the file and loads its weights bit for bit;
+    /// restores the optimiser state when the file holds it. Every mismatch is a bad-data error
+    /// naming the file.
+    public static func load(path: String) throws(DataError) -> (model: Sequential, metadata: [String: String]) {
+        let (tensors, metadata) = try Safetensors.read(path: path)
+        func bad(_ message: String) -> DataError { DataError(path: path, message: message, exitCode: DataError.badDataExitCode) }
+        guard let json = metadata["model"] else { throw bad("no model description in the safetensors metadata (key 'model'); expected a checkpoint written by fmctl") }
+        let model: Sequential
+        do {
+            model = try ModelDescription.parse(Data(json.utf8)).makeModel()
+        } catch {
+            throw bad("model description in the metadata is invalid: \(error)")
+        }
+        var byName: [String: SafetensorsTensor] = [:]
+        for t in tensors { byName[t.name] = t }
+        for p in model.namedParameters {
+            guard let t = byName[p.name] else { throw bad("tensor '\(p.name)' is missing") }
+            guard t.shape == p.shape else { throw bad("tensor '\(p.name)' has shape \(t.shape), the model needs \(p.shape)") }
+            t.values.withUnsafeBufferPointer { p.pointer.update(from: $0.baseAddress!, count: p.count) }
+        }
+        if let name = metadata["optimizer"] {
+            let lr = metadata["learning_rate"].flatMap(Float.init)
+            let optimizer: any Optimizer
+            switch name {
+            case "adam": optimizer = Adam(learningRate: lr ?? 0.001)
+            case "sgd":
+                optimizer = SGD(learningRate: lr ?? 0.01, momentum: metadata["momentum"].flatMap(Float.init) ?? 0,
+                                nesterov: metadata["nesterov"] == "true")
+            default: throw bad("unknown optimizer '\(name)' in the metadata (expected adam or sgd)")
+            }
+            model.compile(optimizer: optimizer, loss: model.loss)
+            guard let step = metadata["optimizer_step"].flatMap(Int.init), step >= 0 else {
+                throw bad("optimizer_step in the metadata is missing or not a count")
+            }
+            optimizer.stepCount = step
+            for (stateName, buffer) in optimizer.stateArrays {
+                guard let t = byName["optimizer/\(stateName)"] else { throw bad("optimizer state 'optimizer/\(stateName)' is missing") }
+                guard t.values.count == buffer.count else {
+                    throw bad("optimizer state 'optimizer/\(stateName)' has \(t.values.count) values, the model has \(buffer.count) parameters")
+                }
+                t.values.withUnsafeBufferPointer { buffer.pointer.update(from: $0.baseAddress!, count: buffer.count) }
+            }
+        }
+        return (model, metadata)
+    }
+}

@@ -1,0 +1,97 @@
+/// GEMMs with a small inner dimension, where OpenBLAS is weak: the first convolution of an
+/// image model (K = KH*KW*Cin = 9) forward, and its weight gradient (TN with M = B*OH*OW
+/// in the inner sum). Both keep 32 output columns in four 8-wide registers and stream the
+/// long dimension through L1-sized blocks. Columns must be a multiple of 8; the callers
+/// fall back to sgemm otherwise. Twins: `Reference.gemm`, through the tests.
+
+/// Whether the small-K kernels apply: K small enough that the FMA work per output row is
+/// short, and N a multiple of 8.
+public func smallKGEMMApplies(k: Int, n: Int) -> Bool { k <= 32 && n % 8 == 0 && n <= 256 }
+
+/// out (M, N) = a (M, K) * b (K, N) + bias (N), then ReLU when `relu`. Overwrites out.
+public func smallKGEMMBias(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+    _ out: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, relu: Bool
+) {
+    parallelRanges(m, minimumPerPart: 1024) { rows in
+        for n0 in stride(from: 0, to: n, by: 32) {
+            if n - n0 >= 32 {
+                let b0 = load8(bias + n0), b1 = load8(bias + n0 + 8), b2 = load8(bias + n0 + 16), b3 = load8(bias + n0 + 24)
+                for i in rows {
+                    var c0 = b0, c1 = b1, c2 = b2, c3 = b3
+                    let ar = a + i * k
+                    for p in 0..<k {
+                        let s = SIMD8<Float>(repeating: ar[p])
+                        let br = b + p * n + n0
+                        c0 += s * load8(br); c1 += s * load8(br + 8); c2 += s * load8(br + 16); c3 += s * load8(br + 24)
+                    }
+                    if relu {
+                        let z = SIMD8<Float>()
+                        c0 = pointwiseMax(c0, z); c1 = pointwiseMax(c1, z); c2 = pointwiseMax(c2, z); c3 = pointwiseMax(c3, z)
+                    }
+                    let o = out + i * n + n0
+                    store8(c0, o); store8(c1, o + 8); store8(c2, o + 16); store8(c3, o + 24)
+                }
+            } else {
+                for n1 in stride(from: n0, to: n, by: 8) {
+                    let b0 = load8(bias + n1)
+                    for i in rows {
+                        var c0 = b0
+                        let ar = a + i * k
+                        for p in 0..<k { c0 += SIMD8<Float>(repeating: ar[p]) * load8(b + p * n + n1) }
+                        if relu { c0 = pointwiseMax(c0, SIMD8<Float>()) }
+                        store8(c0, out + i * n + n1)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// dw (K, N) = a^T * d where a is (M, K) and d is (M, N); dbias (N) = column sums of d.
+/// Both overwritten. With two threads each sums half of M into its own partial result,
+/// added at the end (`partials` holds 2 * (K*N + N) floats).
+public func smallKGEMMWeightGradient(
+    _ a: UnsafePointer<Float>, _ d: UnsafePointer<Float>,
+    dw: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, k: Int, partials: UnsafeMutablePointer<Float>
+) {
+    let size = k * n + n
+    let parts = max(1, min(2, BLAS.threads))
+    partials.update(repeating: 0, count: parts * size)
+    let block = 128
+    parallelRanges(m, parts: parts, minimumPerPart: 1024) { rows in
+        let part = rows.lowerBound == 0 ? 0 : 1
+        let acc = partials + part * size
+        for m0 in stride(from: rows.lowerBound, to: rows.upperBound, by: block) {
+            let m1 = min(m0 + block, rows.upperBound)
+            for n0 in stride(from: 0, to: n, by: 8) {
+                // Bias gradient: column sums of this block.
+                var s0 = load8(acc + k * n + n0)
+                for i in m0..<m1 { s0 += load8(d + i * n + n0) }
+                store8(s0, acc + k * n + n0)
+            }
+            for n0 in stride(from: 0, to: n, by: 32) where n - n0 >= 32 {
+                for p in 0..<k {
+                    let w = acc + p * n + n0
+                    var c0 = load8(w), c1 = load8(w + 8), c2 = load8(w + 16), c3 = load8(w + 24)
+                    for i in m0..<m1 {
+                        let s = SIMD8<Float>(repeating: a[i * k + p])
+                        let dr = d + i * n + n0
+                        c0 += s * load8(dr); c1 += s * load8(dr + 8); c2 += s * load8(dr + 16); c3 += s * load8(dr + 24)
+                    }
+                    store8(c0, w); store8(c1, w + 8); store8(c2, w + 16); store8(c3, w + 24)
+                }
+            }
+            for n0 in stride(from: n - n % 32, to: n, by: 8) {
+                for p in 0..<k {
+                    var c0 = load8(acc + p * n + n0)
+                    for i in m0..<m1 { c0 += SIMD8<Float>(repeating: a[i * k + p]) * load8(d + i * n + n0) }
+                    store8(c0, acc + p * n + n0)
+                }
+            }
+        }
+    }
+    for i in 0..<(k * n) { dw[i] = partials[i] + (parts > 1 ? partials[size + i] : 0) }
+    for j in 0..<n { dbias[j] = partials[k * n + j] + (parts > 1 ? partials[size + k * n + j] : 0) }
+}

@@ -1,0 +1,36 @@
+import Dispatch
+
+/// Splits `0..<count` into `parts` contiguous ranges and runs them on Dispatch's workers;
+/// used by the memory-bound kernels (Adam, the small-K convolution GEMMs) between BLAS
+/// calls, never inside one, so there is one level of threading at a time. `parts` follows
+/// the BLAS thread count (`--threads`).
+@inline(__always)
+public func parallelRanges(_ count: Int, parts: Int = BLAS.threads, minimumPerPart: Int = 4096,
+                           _ body: (Range<Int>) -> Void) {
+    let p = max(1, min(parts, count / max(1, minimumPerPart)))
+    if p == 1 {
+        body(0..<count)
+        return
+    }
+    // The parts write disjoint ranges of caller-owned buffers, so sharing `body` across
+    // the workers is safe even though the compiler cannot prove it.
+    withoutActuallyEscaping(body) { body in
+        let shared = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: p) { i in
+            shared.value((count * i / p)..<(count * (i + 1) / p))
+        }
+    }
+}
+
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+@inline(__always) func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always) func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}

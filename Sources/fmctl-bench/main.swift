@@ -1,0 +1,117 @@
+// make bench: GEMM through the Swift wrapper against the same call from C, the reference
+// CNN's kernels one by one, and one training epoch end to end. Everything in one process,
+// one after the other, so the figures compare on a noisy shared machine; read ratios.
+import CSGEMMBench
+import Foundation
+import Models
+import Tensor
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+/// Best wall time of `reps` runs of `body` (after one warm-up).
+func best(_ reps: Int, _ body: () -> Void) -> Double {
+    body()
+    var b = Double.infinity
+    for _ in 0..<reps {
+        let t0 = now()
+        body()
+        b = min(b, now() - t0)
+    }
+    return b
+}
+
+func peakRSSMegabytes() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_maxrss) / 1024  // kilobytes on Linux
+}
+
+let arguments = CommandLine.arguments.dropFirst()
+let threads = arguments.firstIndex(of: "--threads").flatMap { Int(arguments[$0 + 1]) } ?? 2
+let skipEpoch = arguments.contains("--no-epoch")
+BLAS.setThreads(threads)
+print("fmctl-bench  OpenBLAS core \(BLAS.coreName), \(threads) thread(s)")
+
+// MARK: - sgemm 1024^3: Swift wrapper vs C
+
+let n = 1024
+let a = FloatBuffer(count: n * n), b = FloatBuffer(count: n * n), c = FloatBuffer(count: n * n)
+for i in 0..<(n * n) { a.pointer[i] = Float(i % 7) * 0.1; b.pointer[i] = Float(i % 5) * 0.2 }
+let flop = 2.0 * Double(n * n * n)
+var swiftSeconds = Double.infinity, cSeconds = Double.infinity
+for _ in 0..<3 {  // interleave so drift hits both alike
+    swiftSeconds = min(swiftSeconds, best(3) { sgemm(m: n, n: n, k: n, a: a.pointer, b: b.pointer, c: c.pointer) })
+    cSeconds = min(cSeconds, c_sgemm_best_seconds(Int32(n), 4))
+}
+let gemmRate = flop / swiftSeconds / 1e9
+print(String(format: "sgemm 1024^3   swift %.1f GFLOP/s   C %.1f GFLOP/s   swift/C %.3f",
+             gemmRate, flop / cSeconds / 1e9, cSeconds / swiftSeconds))
+
+// MARK: - Kernels of the reference CNN at batch 32
+
+let batch = 32
+let g = ConvGeometry(batch: batch, height: 28, width: 28, inChannels: 1, kernelHeight: 3, kernelWidth: 3, outChannels: 32)
+let pg = PoolGeometry(batch: batch, height: 26, width: 26, channels: 32, poolHeight: 2, poolWidth: 2, strideHeight: 2, strideWidth: 2)
+func filled(_ count: Int) -> FloatBuffer {
+    var rng = Xoshiro256(seed: UInt64(count))
+    let f = FloatBuffer(count: count)
+    for i in 0..<count { f.pointer[i] = rng.nextFloat(in: -1, 1) }
+    return f
+}
+let x = filled(g.inputCount), w = filled(g.weightCount), y = filled(g.outputCount), dy = filled(g.outputCount)
+let cols = filled(g.patches * g.patchSize), dw = filled(g.weightCount), db = filled(32)
+let pooled = filled(pg.outputCount), argmax = Int32Buffer(count: pg.outputCount), dpool = filled(pg.inputCount)
+let flat = 5408, hidden = 128
+let dx = filled(batch * flat), w1 = filled(flat * hidden), h = filled(batch * hidden), dh = filled(batch * hidden), dw1 = filled(flat * hidden)
+let convFlop = 2.0 * Double(g.patches * g.patchSize * 32), denseFlop = 2.0 * Double(batch * flat * hidden)
+
+func report(_ name: String, _ seconds: Double, flop: Double? = nil) {
+    let label = "  " + name + String(repeating: " ", count: max(1, 26 - name.count))
+    let rate = flop.map { String(format: "   %6.1f GFLOP/s", $0 / seconds / 1e9) } ?? ""
+    print(label + String(format: "%8.1f us", seconds * 1e6) + rate)
+}
+let workspace = FloatBuffer(count: conv2dBackwardWorkspaceCount(g))
+print("kernels, batch 32 (best of 20)")
+report("im2col 28x28x1 k3", best(20) { im2col(x.pointer, cols.pointer, g) })
+report("conv fwd sgemm (K=9)", best(20) { sgemm(m: g.patches, n: 32, k: g.patchSize, a: cols.pointer, b: w.pointer, c: y.pointer) }, flop: convFlop)
+report("conv fwd small-K+bias+relu", best(20) { smallKGEMMBias(cols.pointer, w.pointer, bias: db.pointer, y.pointer, m: g.patches, n: 32, k: g.patchSize, relu: true) }, flop: convFlop)
+report("conv fwd (im2col+all)", best(20) { conv2dForward(x.pointer, w.pointer, bias: db.pointer, y.pointer, cols: cols.pointer, g, relu: true) }, flop: convFlop)
+report("conv dW sgemm TN", best(20) { sgemm(transposeA: true, m: g.patchSize, n: 32, k: g.patches, a: cols.pointer, b: dy.pointer, c: dw.pointer) }, flop: convFlop)
+report("conv dW+db small-K", best(20) {
+    conv2dBackward(dy.pointer, cols: cols.pointer, w.pointer, dweight: dw.pointer, dbias: db.pointer, dinp: nil, dcols: nil,
+                   workspace: workspace.pointer, g)
+}, flop: convFlop)
+report("relu backward 26x26x32", best(20) { reluBackward(dy.pointer, output: y.pointer, dy.pointer, count: g.outputCount) })
+report("maxpool fwd", best(20) { maxPoolForward(y.pointer, pooled.pointer, argmax: argmax.pointer, pg) })
+report("maxpool bwd", best(20) { maxPoolBackward(pooled.pointer, argmax: argmax.pointer, dpool.pointer, pg) })
+report("maxpool bwd + relu mask", best(20) { maxPoolBackward(pooled.pointer, argmax: argmax.pointer, dpool.pointer, pg, reluMask: pooled.pointer) })
+report("dense fwd 5408x128", best(20) { sgemm(m: batch, n: hidden, k: flat, a: dx.pointer, b: w1.pointer, c: h.pointer) }, flop: denseFlop)
+report("dense dW 5408x128", best(20) { sgemm(transposeA: true, m: flat, n: hidden, k: batch, a: dx.pointer, b: dh.pointer, c: dw1.pointer) }, flop: denseFlop)
+report("dense dX 5408x128", best(20) { sgemm(transposeB: true, m: batch, n: flat, k: hidden, a: dh.pointer, b: w1.pointer, c: dx.pointer) }, flop: denseFlop)
+let params = filled(693_962), grads = filled(693_962)
+let adam = Adam()
+adam.allocate(count: 693_962)
+report("adam step 693,962", best(20) { adam.step(parameters: params.pointer, gradients: grads.pointer, count: 693_962) })
+
+// MARK: - One epoch of the reference CNN
+
+if !skipEpoch {
+    do {
+        let data = try Dataset.load()
+        let model = try ModelDescription.cnn.makeModel(seed: 0)
+        model.compile(optimizer: Adam())
+        let t0 = now()
+        let r = model.fit(data.train, epochs: 1, batchSize: 32, validationSplit: 0.1, seed: 0)
+        let seconds = now() - t0
+        let e = r.history[0]
+        let trainFlop = Double(model.flopsPerSample.training * e.samples)
+        print(String(format: "epoch (cnn, batch 32, 54,000 + 6,000 validation): %.2f s  (train %.2f s, validation %.2f s)",
+                     seconds, e.trainSeconds, e.validationSeconds))
+        print(String(format: "  %.0f samples/s   %.1f GFLOP/s effective   %.0f%% of sgemm 1024^3 in this run   accuracy %.4f val_accuracy %.4f",
+                     Double(e.samples) / e.trainSeconds, trainFlop / e.trainSeconds / 1e9,
+                     100 * trainFlop / e.trainSeconds / 1e9 / gemmRate, e.accuracy, e.validationAccuracy ?? .nan))
+    } catch {
+        print("epoch: skipped: \(error)")
+    }
+}
+print(String(format: "peak RSS %.0f MB", peakRSSMegabytes()))
