@@ -23,7 +23,8 @@ let package = Package(
         ),
 
         // MARK: - Modules
-        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CTensorKernels"]),
+        .target(name: "CTensorKernels"),
         .target(name: "Models", dependencies: ["Tensor", "CZlib"]),
         // .target(name: "Footprint", resources: [.copy("Resources")]),
 

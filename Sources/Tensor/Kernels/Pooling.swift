@@ -116,7 +116,7 @@ public func maxPoolBackward(
 ) {
     dinp.update(repeating: 0, count: g.inputCount)
     if let pooled {
-        for i in 0..<g.outputCount where pooled[i] > 0 { dinp[Int(argmax[i])] += dout[i] }
+        for i in 0..<g.outputCount { dinp[Int(argmax[i])] += pooled[i] > 0 ? dout[i] : 0 }
     } else {
         for i in 0..<g.outputCount { dinp[Int(argmax[i])] += dout[i] }
     }

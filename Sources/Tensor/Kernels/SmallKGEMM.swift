@@ -27,7 +27,8 @@ public func smallKGEMMBias(
                     }
                     if relu {
                         let z = SIMD8<Float>()
-                        c0 = pointwiseMax(c0, z); c1 = pointwiseMax(c1, z); c2 = pointwiseMax(c2, z); c3 = pointwiseMax(c3, z)
+                        c0.replace(with: z, where: c0 .< z); c1.replace(with: z, where: c1 .< z)
+                        c2.replace(with: z, where: c2 .< z); c3.replace(with: z, where: c3 .< z)
                     }
                     let o = out + i * n + n0
                     store8(c0, o); store8(c1, o + 8); store8(c2, o + 16); store8(c3, o + 24)
@@ -39,7 +40,7 @@ public func smallKGEMMBias(
                         var c0 = b0
                         let ar = a + i * k
                         for p in 0..<k { c0 += SIMD8<Float>(repeating: ar[p]) * load8(b + p * n + n1) }
-                        if relu { c0 = pointwiseMax(c0, SIMD8<Float>()) }
+                        if relu { c0.replace(with: SIMD8<Float>(), where: c0 .< SIMD8<Float>()) }
                         store8(c0, out + i * n + n1)
                     }
                 }
