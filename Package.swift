@@ -6,6 +6,9 @@ let package = Package(
     products: [
         // MARK: - Public API
         .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "Models", targets: ["Models"]),
+        .library(name: "Footprint", targets: ["Footprint"]),
+        .executable(name: "fmctl", targets: ["fmctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,7 +29,14 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS", "CTensorKernels"]),
         .target(name: "CTensorKernels"),
         .target(name: "Models", dependencies: ["Tensor", "CZlib"]),
-        // .target(name: "Footprint", resources: [.copy("Resources")]),
+        .target(name: "Footprint", resources: [.copy("Resources")]),
+        .executableTarget(
+            name: "fmctl",
+            dependencies: [
+                "Models", "Footprint", "Tensor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
 
         // MARK: - Benchmarks (`make bench`)
         .target(name: "CSGEMMBench", dependencies: ["CBLAS"]),
@@ -35,7 +45,7 @@ let package = Package(
         // MARK: - Tests
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models"]),
-        // .testTarget(name: "FootprintTests", dependencies: ["Footprint"]),
+        .testTarget(name: "FootprintTests", dependencies: ["Footprint"]),
         // .testTarget(name: "EndToEndTests", dependencies: ["fmctl"]),
     ]
 )

@@ -13,7 +13,7 @@ final class ProgressPrinter {
 
     func epochBegan(_ epoch: Int, of epochs: Int) {
         print("Epoch \(epoch)/\(epochs)")
-        fflush(stdout)
+        fflush(nil)
         lastDraw = -1
     }
 
@@ -41,7 +41,7 @@ final class ProgressPrinter {
         let line = "\(logs.batch)/\(logs.batches) \(Self.bar(logs.batch, logs.batches)) \(Self.duration(eta)) \(Self.perStep(logs.seconds, steps: logs.batch))"
             + String(format: " - accuracy: %.4f - loss: %.4f", logs.accuracy, logs.loss)
         print("\r\u{1B}[K" + line, terminator: "")
-        fflush(stdout)
+        fflush(nil)
     }
 
     /// The finished epoch's line; `extra` carries the footprint figures.
@@ -53,6 +53,6 @@ final class ProgressPrinter {
         }
         if logs.interrupted { line += " - interrupted" }
         print((live ? "\r\u{1B}[K" : "") + line + extra)
-        fflush(stdout)
+        fflush(nil)
     }
 }

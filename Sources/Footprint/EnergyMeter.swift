@@ -1,0 +1,123 @@
+import Foundation
+
+/// How a figure was obtained.
+public enum EnergySource: String, Codable, Sendable {
+    /// Counter deltas of the RAPL energy registers (powercap `energy_uj`).
+    case rapl
+    /// A model (TDP x CPU utilisation, plus RAM), not a measurement.
+    case estimate
+}
+
+/// One read of every domain: cumulative joules since the meter started. A domain whose read
+/// failed is absent (a missing sample), never zero.
+struct MeterReading {
+    var joules: [String: Double] = [:]
+    /// Domain -> why its read failed.
+    var failures: [String: String] = [:]
+    /// Events worth a warning, e.g. an interval that could not be reconciled.
+    var notes: [String] = []
+}
+
+/// A source of cumulative energy per domain. Used only under the tracker's lock.
+protocol EnergyMeter: AnyObject {
+    var source: EnergySource { get }
+    /// Every domain the meter reports, counted ones first.
+    var domains: [String] { get }
+    /// Domains whose sum is the total.
+    var countedDomains: [String] { get }
+    var method: String { get }
+    func read(monotonicSeconds: Double) -> MeterReading
+    /// Processes (besides this one) whose usage the estimate includes.
+    func track(childProcess pid: Int32)
+}
+
+/// Reads RAPL counters of the sampled zones and accumulates them through wraps.
+final class RAPLMeter: EnergyMeter {
+    let source = EnergySource.rapl
+    let zones: [PowercapZone]
+    let reader: any PowercapFileReader
+    private var accumulators: [CounterAccumulator]
+    private var lastGoodRead: [Double?]
+    let domains: [String]
+    let countedDomains: [String]
+    let method: String
+
+    init(inventory: PowercapInventory, reader: any PowercapFileReader, startMonotonic: Double) {
+        zones = inventory.sampledZones.sorted { ($0.role == .counted ? 0 : 1, $0.id) < ($1.role == .counted ? 0 : 1, $1.id) }
+        self.reader = reader
+        accumulators = zones.map { CounterAccumulator(maxRange: $0.maxEnergyRangeMicrojoules, initial: nil) }
+        lastGoodRead = zones.map { _ in nil }
+        domains = zones.map(\.domain)
+        countedDomains = zones.filter { $0.role == .counted }.map(\.domain)
+        method = "RAPL energy counters (powercap \(inventory.root)): counter deltas with wrap correction; total = "
+            + (countedDomains.isEmpty ? "none" : countedDomains.joined(separator: " + "))
+    }
+
+    func read(monotonicSeconds now: Double) -> MeterReading {
+        var reading = MeterReading()
+        for index in zones.indices {
+            let zone = zones[index]
+            switch reader.unsignedValue(ofFile: zone.energyPath) {
+            case let .failure(error):
+                reading.failures[zone.domain] = "\(zone.energyPath): \(error)"
+            case let .success(raw):
+                // A delta beyond twice the plausible maximum power (plus a joule of counter
+                // granularity) over the time since the last good read is garbage, not energy.
+                let elapsed = lastGoodRead[index].map { max(0, now - $0) } ?? 0
+                let bound = 2 * zone.plausibleMaxPowerWatts * elapsed * 1e6 + 1e6
+                switch accumulators[index].update(raw: raw, plausibleMaxMicrojoules: bound) {
+                case .unreconcilable:
+                    reading.notes.append("\(zone.energyPath): reading \(raw) cannot follow the previous one "
+                        + (zone.maxEnergyRangeMicrojoules == nil ? "(decrease without max_energy_range_uj)" : "(beyond the counter range or plausible power)")
+                        + "; that interval is missing, not zero")
+                case .first, .advanced, .wrapped: break
+                }
+                lastGoodRead[index] = now
+                reading.joules[zone.domain] = accumulators[index].totalMicrojoules / 1e6
+            }
+        }
+        return reading
+    }
+
+    func track(childProcess pid: Int32) {}   // RAPL measures the whole package already
+}
+
+/// The estimate: CPU from TDP x utilisation, RAM from resident memory.
+final class EstimateMeter: EnergyMeter {
+    let source = EnergySource.estimate
+    let domains = ["cpu", "ram"]
+    let countedDomains = ["cpu", "ram"]
+    let cpuModel: CPUPowerModel
+    private var children: [Int32] = []
+    private var startCPUSeconds: Double
+    private var ramJoules = 0.0
+    private var lastTime: Double
+    private var lastResidentBytes: Double
+
+    init(cpuModel: CPUPowerModel, startMonotonic: Double) {
+        self.cpuModel = cpuModel
+        startCPUSeconds = ProcessUsage.cpuSeconds(children: [])
+        lastTime = startMonotonic
+        lastResidentBytes = ProcessUsage.residentBytes(children: [])
+    }
+
+    var method: String {
+        "estimate: cpu = \(CPUPowerModel.format(cpuModel.fullLoadWatts)) W at full load (\(cpuModel.origin)) "
+            + "x process CPU utilisation (CPU seconds / (wall seconds x \(cpuModel.logicalCPUs) logical CPUs)); "
+            + "ram = \(RAMPowerModel.wattsPerGigabyte) W/GB (3 W per 8 GB) x resident memory"
+    }
+
+    func read(monotonicSeconds now: Double) -> MeterReading {
+        let cpuSeconds = ProcessUsage.cpuSeconds(children: children)
+        let resident = ProcessUsage.residentBytes(children: children)
+        // Trapezoid between reads: resident memory changes slowly next to the sampling interval.
+        ramJoules += RAMPowerModel.wattsPerGigabyte * (lastResidentBytes + resident) / 2 / 1e9 * max(0, now - lastTime)
+        lastTime = now
+        lastResidentBytes = resident
+        return MeterReading(joules: ["cpu": cpuModel.joules(cpuSeconds: cpuSeconds - startCPUSeconds), "ram": ramJoules])
+    }
+
+    func track(childProcess pid: Int32) {
+        if !children.contains(pid) { children.append(pid) }
+    }
+}

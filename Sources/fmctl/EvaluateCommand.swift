@@ -1,0 +1,119 @@
+import ArgumentParser
+import Foundation
+import Models
+import Tensor
+
+/// Finds the checkpoint of `RUN_DIR|FILE.safetensors`.
+func checkpointPath(_ spec: String) -> String {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: spec, isDirectory: &isDirectory), isDirectory.boolValue {
+        return spec + "/model.safetensors"
+    }
+    return spec
+}
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a trained model on a data set's test split (loss, accuracy, images per second).")
+
+    @Argument(help: ArgumentHelp("A run folder or a model.safetensors file.", valueName: "run-dir|file"))
+    var checkpoint: String
+
+    @Option(help: ArgumentHelp("fashion-mnist, or a folder of IDX files with the standard names.", valueName: "dir"))
+    var dataset = Dataset.defaultName
+
+    @Option(name: .customLong("batch-size"), help: "Samples per forward pass.")
+    var batchSize = 32
+
+    @Option(help: "OpenBLAS threads (default: the number of processors).")
+    var threads: Int?
+
+    func validate() throws {
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
+    func run() throws {
+        try withUserErrors {
+            BLAS.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+            let path = checkpointPath(checkpoint)
+            let (model, _) = try ModelCheckpoint.load(path: path)
+            let data = try Dataset.load(directory: Dataset.directory(for: dataset))
+            guard data.test.sampleShape.reduce(1, *) == model.inputCount else {
+                throw DataError(path: Dataset.directory(for: dataset), message: "images of shape \(data.test.sampleShape) do not fit the model's input \(model.inputShape)", exitCode: 65)
+            }
+            let t0 = Date()
+            let r = model.evaluate(data.test, batchSize: batchSize)
+            let seconds = Date().timeIntervalSince(t0)
+            let steps = (data.test.count + batchSize - 1) / batchSize
+            print("\(steps)/\(steps) \(ProgressPrinter.bar(steps, steps)) \(ProgressPrinter.duration(seconds)) "
+                  + "\(ProgressPrinter.perStep(seconds, steps: steps))"
+                  + String(format: " - accuracy: %.4f - loss: %.4f", r.accuracy, r.loss))
+            print(String(format: "%@: %d test images, accuracy %.4f, loss %.4f, %.0f images/s",
+                         path, data.test.count, r.accuracy, r.loss, Double(data.test.count) / seconds))
+        }
+    }
+}
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify images from an IDX file: one line per image with its class and probability.")
+
+    @Argument(help: ArgumentHelp("A run folder or a model.safetensors file.", valueName: "run-dir|file"))
+    var checkpoint: String
+
+    @Option(help: ArgumentHelp("IDX images file (raw or .gz), e.g. t10k-images-idx3-ubyte.gz.", valueName: "idx"))
+    var input: String
+
+    @Option(help: "Classify the first N images only.")
+    var count: Int?
+
+    func validate() throws {
+        if let count, count < 1 { throw ValidationError("--count must be positive, got \(count)") }
+    }
+
+    func run() throws {
+        try withUserErrors {
+            let (model, _) = try ModelCheckpoint.load(path: checkpointPath(checkpoint))
+            let idx = try IDX.read(path: input)
+            guard idx.dimensions.count >= 2, idx.dimensions.dropFirst().reduce(1, *) == model.inputCount else {
+                throw DataError(path: input, message: "images of shape \(Array(idx.dimensions.dropFirst())) do not fit the model's input \(model.inputShape)", exitCode: 65)
+            }
+            let n = min(count ?? idx.dimensions[0], idx.dimensions[0])
+            let size = model.inputCount
+            let images = LabeledImages(images: Array(idx.bytes.prefix(n * size)), labels: [Int32](repeating: 0, count: n),
+                                       height: model.inputShape.first ?? size, width: model.inputShape.count > 1 ? model.inputShape[1] : 1,
+                                       channels: model.inputShape.count > 2 ? model.inputShape[2] : 1, classCount: model.outputCount)
+            let p = model.predict(images)
+            print("index\tclass\tprobability")
+            for i in 0..<n {
+                let row = (0..<model.outputCount).map { p[i, $0] }
+                let best = model.outputCount == 1 ? (row[0] > 0.5 ? 1 : 0) : row.indices.max { row[$0] < row[$1] }!
+                let prob = model.outputCount == 1 ? (best == 1 ? row[0] : 1 - row[0]) : row[best]
+                print("\(i)\t\(best)\t" + String(format: "%.4f", prob))
+            }
+        }
+    }
+}
+
+struct Summary: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a model's layers, output shapes and parameter counts (like Keras's model.summary()).")
+
+    @Option(help: ArgumentHelp("cnn, mlp, a model JSON file, or a model.safetensors file.", valueName: "model"))
+    var model = "cnn"
+
+    func run() throws {
+        try withUserErrors {
+            let net: Sequential
+            if model.hasSuffix(".safetensors") {
+                net = try ModelCheckpoint.load(path: model).model
+            } else {
+                net = try makeModel(try loadModelDescription(model), source: model, seed: 0)
+            }
+            print(net.summary(), terminator: "")
+            let f = net.flopsPerSample
+            print(" FLOPs per sample: \(formatCount(f.forward)) forward, \(formatCount(f.training)) per training step")
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Footprint
+
+/// The footprint options shared by `fmctl train` and `fmctl footprint measure`
+/// (`@OptionGroup var footprint: FootprintOptions`). Values not given here come from
+/// `fmctl.toml` in the working folder, then from the defaults.
+struct FootprintOptions: ParsableArguments {
+    @Option(name: .customLong("powercap-root"),
+            help: ArgumentHelp("Powercap folder to read RAPL counters from (default: $FMCTL_POWERCAP_ROOT or /sys/class/powercap).", valueName: "dir"))
+    var powercapRoot: String?
+
+    @Option(name: .customLong("sample-interval"),
+            help: ArgumentHelp("Seconds between background counter reads (default 1; shortened if a counter could wrap faster).", valueName: "seconds"))
+    var sampleInterval: Double?
+
+    @Option(name: .customLong("cpu-tdp"),
+            help: ArgumentHelp("CPU thermal design power in watts per socket for the estimate when RAPL is unavailable (default: looked up from the CPU model).", valueName: "watts"))
+    var cpuTDP: Double?
+
+    @Option(name: .customLong("idle-baseline"),
+            help: ArgumentHelp("Measure the machine at rest for this many seconds first; reports then give energy above idle.", valueName: "seconds"))
+    var idleBaseline: Double?
+
+    @Option(name: .customLong("carbon-intensity"),
+            help: ArgumentHelp("Grid carbon intensity in grams CO2e per kWh (overrides --region).", valueName: "grams"))
+    var carbonIntensity: Double?
+
+    @Option(name: .customLong("region"),
+            help: ArgumentHelp("ISO 3166 alpha-3 country code whose grid intensity to use, e.g. FRA, USA (default WORLD, 475 g/kWh, IEA 2019).", valueName: "iso3"))
+    var region: String?
+
+    @Option(name: .customLong("pue"),
+            help: ArgumentHelp("Power usage effectiveness of the facility, >= 1 (default 1.0).", valueName: "ratio"))
+    var pue: Double?
+
+    @Option(name: .customLong("price-per-kwh"),
+            help: ArgumentHelp("Electricity price per kWh, for the cost column (default: no cost).", valueName: "price"))
+    var pricePerKWh: Double?
+
+    @Option(name: .customLong("currency"),
+            help: ArgumentHelp("Currency name shown with costs, e.g. EUR.", valueName: "name"))
+    var currency: String?
+
+    @Flag(name: .customLong("no-footprint"), help: "Do not measure energy, carbon or cost.")
+    var noFootprint = false
+
+    /// The values given on the command line.
+    var overrides: FootprintOverrides {
+        FootprintOverrides(powercapRoot: powercapRoot, sampleIntervalSeconds: sampleInterval, cpuTDPWatts: cpuTDP,
+                           idleBaselineSeconds: idleBaseline, carbonIntensityGramsPerKWh: carbonIntensity, region: region,
+                           pue: pue, pricePerKWh: pricePerKWh, currency: currency, disabled: noFootprint ? true : nil)
+    }
+
+    func validate() throws {
+        do { try overrides.validate(table: try? CarbonIntensityTable.bundled()) }
+        catch let error as FootprintError { throw ValidationError(error.description) }
+    }
+
+    /// The settings for a run: these options over `fmctl.toml` in `directory` over the defaults.
+    /// Throws FootprintError (a bad fmctl.toml is 65, a bad value 64).
+    func settings(directory: String = FileManager.default.currentDirectoryPath) throws -> FootprintSettings {
+        try FootprintSettings.resolve(overrides: overrides, directory: directory)
+    }
+
+    /// The settings and, unless footprint is off, a started tracker (its warnings printed to
+    /// stderr once) with the idle baseline measured if one was asked for.
+    func makeTracker(directory: String = FileManager.default.currentDirectoryPath) throws -> (FootprintSettings, EnergyTracker?) {
+        let settings = try settings(directory: directory)
+        guard settings.enabled else { return (settings, nil) }
+        let tracker = EnergyTracker(configuration: settings.configuration)
+        for warning in tracker.startupWarnings { printError("warning: \(warning)") }
+        tracker.start()
+        if settings.idleBaselineSeconds > 0 {
+            printError("measuring idle baseline for \(settings.idleBaselineSeconds) s ...")
+            let baseline = try tracker.measureIdleBaseline(seconds: settings.idleBaselineSeconds)
+            printError("idle baseline: \(RunReport.figure(baseline.powerWatts)) W (\(baseline.source.rawValue))")
+        }
+        return (settings, tracker)
+    }
+}

@@ -1,0 +1,249 @@
+import ArgumentParser
+import Foundation
+import Footprint
+import Models
+import Synchronization
+import Tensor
+
+enum OptimizerName: String, ExpressibleByArgument, CaseIterable {
+    case adam, sgd
+}
+
+/// Set by SIGINT/SIGTERM; read at every batch boundary.
+let interruptCount = Atomic<Int>(0)
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model, printing Keras-style progress with each epoch's energy and CO2e.",
+        discussion: """
+            Writes a run folder (run.json, epochs.csv, power.csv, emissions.csv, model.safetensors) under \
+            runs/ or --run-dir. Ctrl-C stops at the next batch, saves a resumable checkpoint and exits 130.
+            """)
+
+    @Option(help: ArgumentHelp("cnn, mlp, or a model JSON file.", valueName: "model"))
+    var model = "cnn"
+
+    @Option(help: ArgumentHelp("fashion-mnist, or a folder of IDX files with the standard names.", valueName: "dir"))
+    var dataset = Dataset.defaultName
+
+    @Option(help: "Number of epochs.")
+    var epochs = 5
+
+    @Option(name: .customLong("batch-size"), help: "Samples per training step.")
+    var batchSize = 32
+
+    @Option(help: "adam or sgd.")
+    var optimizer: OptimizerName = .adam
+
+    @Option(name: .customLong("learning-rate"), help: "Learning rate (default: Keras's, 0.001 for adam, 0.01 for sgd).")
+    var learningRate: Float?
+
+    @Option(help: "SGD momentum (0 = plain SGD).")
+    var momentum: Float = 0
+
+    @Flag(help: "Nesterov momentum for SGD.")
+    var nesterov = false
+
+    @Option(name: .customLong("validation-split"), help: "Fraction of the training data, taken from its end, held out for validation.")
+    var validationSplit = 0.1
+
+    @Option(help: "Seed for the initial weights and the shuffling.")
+    var seed: UInt64 = 0
+
+    @Option(help: "OpenBLAS threads (default: the number of processors).")
+    var threads: Int?
+
+    @Option(help: ArgumentHelp("Train on the first N training samples only.", valueName: "n"))
+    var limit: Int?
+
+    @Option(name: .customLong("run-dir"), help: ArgumentHelp("Run folder (default: runs/<UTC timestamp>-<model>).", valueName: "dir"))
+    var runDir: String?
+
+    @OptionGroup(title: "Footprint")
+    var footprint: FootprintOptions
+
+    func validate() throws {
+        guard epochs > 0 else { throw ValidationError("--epochs must be a positive number of epochs, got \(epochs)") }
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+        guard validationSplit >= 0, validationSplit < 1 else {
+            throw ValidationError("--validation-split must be in [0, 1), got \(validationSplit)")
+        }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be a positive number of samples, got \(limit)") }
+        if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
+            throw ValidationError("--learning-rate must be a positive number, got \(learningRate)")
+        }
+        guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1), got \(momentum)") }
+    }
+
+    func run() throws {
+        try withUserErrors { try train() }
+    }
+
+    func train() throws {
+        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        BLAS.setThreads(threadCount)
+
+        // Data and model.
+        var description = try loadModelDescription(model)
+        let data = try Dataset.load(directory: Dataset.directory(for: dataset))
+        var trainData = data.train
+        if let limit { trainData = trainData.prefix(min(limit, trainData.count)) }
+        if ModelDescription.builtIn[model] != nil {
+            description = description.adapted(inputShape: trainData.sampleShape, classes: max(trainData.classCount, data.test.classCount))
+        } else if description.inputShape.reduce(1, *) != trainData.sampleShape.reduce(1, *) {
+            throw DataError(path: model, message: "input_shape \(description.inputShape) does not fit the data's \(trainData.sampleShape)", exitCode: 65)
+        }
+        let net = try makeModel(description, source: model, seed: seed)
+        guard net.outputCount >= trainData.classCount || net.outputCount == 1 else {
+            throw DataError(path: model, message: "the model has \(net.outputCount) outputs but the data has \(trainData.classCount) classes", exitCode: 65)
+        }
+        let opt: any Optimizer = optimizer == .adam
+            ? Adam(learningRate: learningRate ?? 0.001)
+            : SGD(learningRate: learningRate ?? 0.01, momentum: momentum, nesterov: nesterov)
+        net.compile(optimizer: opt, loss: description.loss)
+        let trainCount = validationSplitIndex(count: trainData.count, validationSplit: validationSplit)
+        guard trainCount > 0 else { throw UsageError(message: "--validation-split \(validationSplit) leaves no training samples") }
+        guard batchSize <= trainCount else {
+            throw UsageError(message: "--batch-size \(batchSize) is larger than the \(trainCount) training samples")
+        }
+
+        // Footprint and the run folder.
+        let (settings, tracker) = try footprint.makeTracker()
+        defer { tracker?.stop() }
+        let config: JSONValue = [
+            "model": .string(description.name), "model_source": .string(model), "dataset": .string(dataset),
+            "epochs": .number(Double(epochs)), "batch_size": .number(Double(batchSize)),
+            "optimizer": .string(opt.name), "learning_rate": .number(Double(opt.learningRate)),
+            "validation_split": .number(validationSplit), "seed": .number(Double(seed)),
+            "threads": .number(Double(threadCount)), "train_samples": .number(Double(trainCount)),
+            "validation_samples": .number(Double(trainData.count - trainCount)),
+            "test_samples": .number(Double(data.test.count)), "parameters": .number(Double(net.parameterCount)),
+            "footprint": .bool(tracker != nil),
+        ]
+        let folder = try RunFolder(path: runDir, record: RunRecord(
+            runID: "", model: description.name, dataset: dataset, config: config, host: settings.configuration.host,
+            versions: ["fmctl": Fmctl.version, "openblas_core": BLAS.coreName, "run_format": String(RunRecord.formatVersion)],
+            measurement: tracker?.provenance, carbon: settings.carbon, idleBaseline: tracker?.idleBaseline,
+            plannedEpochs: epochs))
+        print("fmctl train: \(description.name) (\(formatCount(net.parameterCount)) parameters) on \(dataset): "
+              + "\(formatCount(trainCount)) train / \(formatCount(trainData.count - trainCount)) validation / "
+              + "\(formatCount(data.test.count)) test, batch \(batchSize), \(opt.name), \(threadCount) thread(s) -> \(folder.path)")
+
+        installInterruptHandlers()
+        let session = TrainingSession(model: net, folder: folder, tracker: tracker, carbon: settings.carbon,
+                                      flopsPerSample: net.flopsPerSample.training, seed: seed)
+        let result = net.fit(trainData, epochs: epochs, batchSize: batchSize, validationSplit: validationSplit,
+                             shuffle: true, seed: seed, observer: session, position: { session.position = $0 })
+        if let error = session.failure { throw error }
+
+        switch result.outcome {
+        case .completed:
+            let t0 = Date()
+            let test = net.evaluate(data.test, batchSize: batchSize)
+            let seconds = Date().timeIntervalSince(t0)
+            let steps = (data.test.count + batchSize - 1) / batchSize
+            print("\(steps)/\(steps) \(ProgressPrinter.bar(steps, steps)) \(ProgressPrinter.duration(seconds)) "
+                  + "\(ProgressPrinter.perStep(seconds, steps: steps))"
+                  + String(format: " - accuracy: %.4f - loss: %.4f", test.accuracy, test.loss))
+            try session.saveCheckpoint()
+            try folder.finish(status: .completed, test: TestMetrics(loss: test.loss, accuracy: test.accuracy),
+                              measurement: tracker?.provenance)
+            print(String(format: "test accuracy %.4f, test loss %.4f", test.accuracy, test.loss))
+            print(RunReport.summaryLine(folder.record))
+        case .stopped:
+            try session.saveCheckpoint()
+            try folder.finish(status: .interrupted, reason: "interrupted by a signal at epoch \(session.position.epoch + 1), batch \(session.position.batch)",
+                              measurement: tracker?.provenance)
+            printError("fmctl: interrupted; the run and a resumable checkpoint are saved in \(folder.path)")
+            throw ExitCode(130)
+        case .nonFiniteLoss(let epoch, let batch):
+            let reason = "the loss became NaN or infinite at epoch \(epoch), batch \(batch); lower --learning-rate"
+            try folder.finish(status: .failed, reason: reason, measurement: tracker?.provenance)
+            printError("fmctl: \(reason); finished epochs are kept in \(folder.path)")
+            throw ExitCode(65)
+        }
+    }
+
+    func installInterruptHandlers() {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig) { _ in
+                // The first signal asks fit to stop at the next batch; a second one exits at
+                // once (every file is written atomically, so what is on disk stays whole).
+                if interruptCount.add(1, ordering: .relaxed).newValue > 1 { _exit(130) }
+            }
+        }
+    }
+}
+
+/// Connects `fit`'s hooks to the progress line, the footprint windows and the run folder.
+final class TrainingSession: TrainingObserver {
+    let model: Sequential
+    let folder: RunFolder
+    let tracker: EnergyTracker?
+    let carbon: CarbonSettings
+    let flopsPerSample: Int
+    let seed: UInt64
+    let progress = ProgressPrinter()
+    var position = TrainingPosition()
+    var failure: (any Error)?
+    private var phases: [String: EnergyMeasurement] = [:]
+
+    init(model: Sequential, folder: RunFolder, tracker: EnergyTracker?, carbon: CarbonSettings, flopsPerSample: Int, seed: UInt64) {
+        self.model = model
+        self.folder = folder
+        self.tracker = tracker
+        self.carbon = carbon
+        self.flopsPerSample = flopsPerSample
+        self.seed = seed
+    }
+
+    private func attempt(_ body: () throws -> Void) {
+        do { try body() } catch { if failure == nil { failure = error } }
+    }
+
+    func epochBegan(_ epoch: Int, of epochs: Int) {
+        progress.epochBegan(epoch, of: epochs)
+        phases = [:]
+        attempt { try tracker?.beginWindow("epoch-\(epoch)") }
+    }
+
+    func phaseBegan(_ phase: TrainingPhase, epoch: Int) {
+        attempt { try tracker?.beginWindow(phase.rawValue) }
+    }
+
+    func phaseEnded(_ phase: TrainingPhase, epoch: Int) {
+        attempt { if let m = try tracker?.endWindow(phase.rawValue) { phases[phase.rawValue] = m } }
+    }
+
+    func batchEnded(_ logs: BatchLogs) -> TrainingControl {
+        progress.batchEnded(logs)
+        return interruptCount.load(ordering: .relaxed) > 0 || failure != nil ? .stop : .proceed
+    }
+
+    func epochEnded(_ logs: EpochLogs) -> TrainingControl {
+        var suffix = ""
+        attempt {
+            let m = try tracker?.endWindow("epoch-\(logs.epoch)")
+            let record = EpochRecord(
+                epoch: logs.epoch, measurement: m, durationSeconds: logs.seconds, phases: phases, samples: logs.samples,
+                metrics: EpochMetrics(trainLoss: logs.loss, trainAccuracy: logs.accuracy,
+                                      valLoss: logs.validationLoss, valAccuracy: logs.validationAccuracy),
+                flops: Double(flopsPerSample * logs.samples), carbon: carbon, interrupted: logs.interrupted)
+            let stored = try folder.recordEpoch(record, powerSamples: tracker?.drainPowerSamples() ?? [],
+                                                powerDomains: tracker?.domains)
+            suffix = m == nil ? "" : RunReport.progressSuffix(stored)
+            if !logs.interrupted { try saveCheckpoint(at: TrainingPosition(epoch: logs.epoch)) }
+        }
+        progress.epochEnded(logs, extra: suffix)
+        return failure == nil ? .proceed : .stop
+    }
+
+    /// model.safetensors with the weights, the optimiser state and where training stands.
+    func saveCheckpoint(at where_: TrainingPosition? = nil) throws {
+        let p = where_ ?? position
+        let json = (try? JSONEncoder().encode(p)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        try ModelCheckpoint.save(model, to: folder.path + "/model.safetensors",
+                                 metadata: ["position": json, "seed": String(seed)])
+    }
+}
