@@ -21,7 +21,7 @@ bench: release
 	$(SWIFT) run -c release fmctl-bench
 
 train: release
-	$(SWIFT) run -c release fmctl train --threads $(THREADS)
+	$(SWIFT) run -c release fmctl train --threads $(THREADS) $(ARGS)
 
 clean:
 	rm -rf .build
