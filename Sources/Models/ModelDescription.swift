@@ -62,9 +62,9 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     }
 
     /// Builds the layers (Glorot-uniform kernels from `seed`).
-    public func makeModel(seed: UInt64 = 0) throws -> Sequential {
+    public func makeModel(seed: UInt64 = 0, fuseLayers: Bool = true) throws -> Sequential {
         let built = try layers.enumerated().map { i, c in try Self.layer(c, index: i) }
-        let model = try Sequential(name: name, inputShape: inputShape, layers: built, seed: seed)
+        let model = try Sequential(name: name, inputShape: inputShape, layers: built, seed: seed, fuseLayers: fuseLayers)
         model.compile(loss: loss)
         return model
     }

@@ -31,7 +31,10 @@ public final class Sequential {
 
     /// Builds the layers from the input shape (per sample, e.g. `[28, 28, 1]`) and
     /// initialises the parameters from `seed` (Glorot uniform kernels, zero biases).
-    public init(name: String = "sequential", inputShape: [Int], layers: [any Layer], seed: UInt64 = 0) throws {
+    /// `fuseLayers` lets a first Conv2D(relu) + 2x2 MaxPool2D run as one fused kernel (the
+    /// same results; off only to compare against the layer-by-layer path).
+    public init(name: String = "sequential", inputShape: [Int], layers: [any Layer], seed: UInt64 = 0,
+                fuseLayers: Bool = true) throws {
         guard !layers.isEmpty else { throw ModelError("\(name): a model needs at least one layer") }
         guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
             throw ModelError("\(name): input shape must be positive dimensions, got \(inputShape)")
@@ -61,6 +64,13 @@ public final class Sequential {
                 conv.reluMaskAppliedDownstream = true
                 pool.appliesReLUMask = true
             }
+        }
+        // The first layer, a ReLU convolution under a 2x2 pool, runs fused with the pool
+        // (no input gradient is needed below it): see `convReLUPoolForward`.
+        if fuseLayers, layers.count > 1, let conv = layers[0] as? Conv2D, let pool = layers[1] as? MaxPool2D,
+           conv.activation == .relu, convReLUPoolApplies(conv.geometry, pool.poolGeometry) {
+            conv.fusedPool = pool
+            pool.fusedWithConvolutionBelow = true
         }
         parameterCount = total
         parameters = FloatBuffer(count: total)

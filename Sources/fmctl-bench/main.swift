@@ -93,6 +93,46 @@ let adam = Adam()
 adam.allocate(count: 693_962)
 report("adam step 693,962", best(20) { adam.step(parameters: params.pointer, gradients: grads.pointer, count: 693_962) })
 
+// MARK: - One training step of the reference CNN, layer by layer
+
+do {
+    let model = try ModelDescription.cnn.makeModel(seed: 0)
+    model.prepare(maxBatch: batch)
+    let input = filled(batch * 784)
+    for i in 0..<(batch * 784) { input.pointer[i] = abs(input.pointer[i]) }
+    let grad = filled(batch * 10)
+    var outputs: [UnsafePointer<Float>] = []
+    print("training step by layer, batch 32 (best of 20)")
+    for (i, layer) in model.layers.enumerated() {
+        let x = i == 0 ? UnsafePointer(input.pointer) : outputs[i - 1]
+        let t = best(20) { _ = layer.forward(x, batch: batch, training: true) }
+        outputs.append(layer.forward(x, batch: batch, training: true))
+        report("fwd \(layer.name)", t)
+    }
+    let dout = FloatBuffer(count: batch * 26 * 26 * 32)
+    for (i, layer) in model.layers.enumerated().reversed() {
+        let size = batch * layer.outputCount
+        let t = best(20) {
+            (i == model.layers.count - 1 ? grad.pointer : dout.pointer).update(repeating: 0.01, count: size)
+            _ = layer.backward(i == model.layers.count - 1 ? grad.pointer : dout.pointer, batch: batch)
+        }
+        report("bwd \(layer.name)", t)
+    }
+    let dd = filled(batch * 128), ww = filled(5408 * 128), gw = filled(5408 * 128), gb = filled(128), xin = filled(batch * 5408), dxin = filled(batch * 5408)
+    report("denseBackward (fresh)", best(20) { denseBackward(dd.pointer, xin.pointer, ww.pointer, dweight: gw.pointer, dbias: gb.pointer, dinp: dxin.pointer, batch: batch, inFeatures: 5408, outFeatures: 128) })
+    report("denseBackward dW only", best(20) { denseBackward(dd.pointer, xin.pointer, ww.pointer, dweight: gw.pointer, dbias: gb.pointer, dinp: nil, batch: batch, inFeatures: 5408, outFeatures: 128) })
+    BLAS.setThreads(1)
+    report("denseBackward 1 thread", best(20) { denseBackward(dd.pointer, xin.pointer, ww.pointer, dweight: gw.pointer, dbias: gb.pointer, dinp: dxin.pointer, batch: batch, inFeatures: 5408, outFeatures: 128) })
+    report("dense dW only 1 thread", best(20) { denseBackward(dd.pointer, xin.pointer, ww.pointer, dweight: gw.pointer, dbias: gb.pointer, dinp: nil, batch: batch, inFeatures: 5408, outFeatures: 128) })
+    BLAS.setThreads(threads)
+    let opt = Adam()
+    opt.allocate(count: model.parameterCount)
+    let p = filled(model.parameterCount), gr = filled(model.parameterCount)
+    report("adam step", best(20) { opt.step(parameters: p.pointer, gradients: gr.pointer, count: model.parameterCount) })
+} catch {
+    print("step profile: skipped: \(error)")
+}
+
 // MARK: - One epoch of the reference CNN
 
 if !skipEpoch {

@@ -252,3 +252,28 @@ func syntheticImages(count: Int, height: Int = 8, width: Int = 8, classes: Int =
         #expect(throws: ModelError.self) { try convAfterFlatten.makeModel() }
     }
 }
+
+@Suite struct LayerFusionTests {
+    /// The fused first block trains exactly like the layer-by-layer path for a few steps
+    /// (forward bit-identical; weight gradients equal to rounding, so parameters stay close).
+    @Test func fusedConvPool_trainsLikeUnfused() throws {
+        let data = syntheticImages(count: 96, height: 10, width: 10)
+        let d = ModelDescription(name: "t", inputShape: [10, 10, 1], layers: [
+            LayerConfiguration(type: "Conv2D", filters: 8, kernelSize: [3, 3], activation: .relu),
+            LayerConfiguration(type: "MaxPooling2D", poolSize: [2, 2]),
+            LayerConfiguration(type: "Flatten"),
+            LayerConfiguration(type: "Dense", units: 3, activation: .softmax),
+        ])
+        let fused = try d.makeModel(seed: 1), plain = try d.makeModel(seed: 1, fuseLayers: false)
+        #expect((fused.layers[0] as! Conv2D).fusedPool != nil)
+        #expect((plain.layers[0] as! Conv2D).fusedPool == nil)
+        let before = plain.evaluate(data)
+        #expect(fused.evaluate(data).loss == before.loss)
+        let a = fused.fit(data, epochs: 2, batchSize: 16, seed: 3)
+        let b = plain.fit(data, epochs: 2, batchSize: 16, seed: 3)
+        #expect(abs(a.history[1].loss - b.history[1].loss) < 1e-4)
+        #expect(maxAbsDiffModels(fused.flatParameters, plain.flatParameters) < 1e-4)
+    }
+}
+
+func maxAbsDiffModels(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? 0 }

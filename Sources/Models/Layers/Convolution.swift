@@ -21,6 +21,11 @@ public final class Conv2D: SoftmaxFusable {
     /// Set by the model when the next layer (a max-pool) applies this layer's ReLU mask in
     /// its own backward pass, so that the mask is not applied twice.
     var reluMaskAppliedDownstream = false
+    /// Set by the model when this is the first layer, a ReLU convolution that the fused
+    /// conv+ReLU+pool kernels can run together with the 2x2 pool above it.
+    var fusedPool: MaxPool2D?
+    private var patchOffsets: UnsafeMutablePointer<Int>?
+    private var input: UnsafePointer<Float>!
 
     public init(filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
                 padding: Padding = .valid, activation: Activation = .linear) {
@@ -78,18 +83,37 @@ public final class Conv2D: SoftmaxFusable {
         Initializer.zeros(.init(start: bias, count: filters))
     }
 
+    deinit { patchOffsets?.deallocate() }
+
     public func allocate(maxBatch: Int, needsInputGradient: Bool) {
         let g = geometry.with(batch: maxBatch)
+        workspace = FloatBuffer(count: conv2dBackwardWorkspaceCount(g))
+        if fusedPool != nil && !needsInputGradient {
+            // The fused kernels read the input image directly and write the pool's buffers.
+            if patchOffsets == nil {
+                patchOffsets = .allocate(capacity: g.patchSize)
+                convPatchOffsets(g, into: patchOffsets!)
+            }
+            return
+        }
+        fusedPool?.fusedWithConvolutionBelow = false
+        fusedPool = nil
         output = FloatBuffer(count: g.outputCount)
         cols = FloatBuffer(count: g.patches * g.patchSize)
         dcols = needsInputGradient ? FloatBuffer(count: g.patches * g.patchSize) : nil
         inputGradient = needsInputGradient ? FloatBuffer(count: g.inputCount) : nil
-        workspace = FloatBuffer(count: conv2dBackwardWorkspaceCount(g))
     }
 
     // input (B, H, W, Cin) -> output (B, OH, OW, Cout)
     public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafePointer<Float> {
         let g = geometry.with(batch: batch)
+        if let pool = fusedPool, let patchOffsets {
+            self.input = input
+            let pg = pool.poolGeometry.with(batch: batch)
+            convReLUPoolForward(input, kernel, bias: bias, pooled: pool.outputPointer, winner: pool.argmaxPointer,
+                                offsets: patchOffsets, g, pg)
+            return input  // the pool above returns its own (already computed) output
+        }
         let y = output.pointer
         conv2dForward(input, kernel, bias: bias, y, cols: cols.pointer, g, relu: activation == .relu)
         if activation != .relu && !(activation == .softmax && emitsLogits) {
@@ -100,6 +124,13 @@ public final class Conv2D: SoftmaxFusable {
 
     public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? {
         let g = geometry.with(batch: batch)
+        if let pool = fusedPool, let patchOffsets {
+            // dout is the gradient of the pooled output (the pool passed it through).
+            convReLUPoolWeightGradient(input, dpooled: dout, pooled: pool.outputPointer, winner: pool.argmaxPointer,
+                                       offsets: patchOffsets, dweight: dKernel, dbias: dBias, partials: workspace.pointer,
+                                       g, pool.poolGeometry.with(batch: batch))
+            return nil
+        }
         if !(activation == .softmax && emitsLogits) && !(activation == .relu && reluMaskAppliedDownstream) {
             activationBackward(activation, dout, output: output.pointer, rows: g.patches, columns: filters)
         }

@@ -13,6 +13,13 @@ public final class MaxPool2D: ParameterFreeLayer {
     private var output: FloatBuffer!, argmax: Int32Buffer!, inputGradient: FloatBuffer?
     /// Set by the model when the layer below ends in a ReLU: backward then applies its mask.
     var appliesReLUMask = false
+    /// Set by the model when the convolution below computes this pool in its fused kernel:
+    /// forward returns the output that convolution wrote, backward passes the gradient down.
+    var fusedWithConvolutionBelow = false
+
+    var poolGeometry: PoolGeometry { geometry }
+    var outputPointer: UnsafeMutablePointer<Float> { output.pointer }
+    var argmaxPointer: UnsafeMutablePointer<Int32> { argmax.pointer }
 
     public init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid) {
         self.poolSize = (poolSize.0, poolSize.1)
@@ -56,11 +63,13 @@ public final class MaxPool2D: ParameterFreeLayer {
     }
 
     public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafePointer<Float> {
+        if fusedWithConvolutionBelow { return UnsafePointer(output.pointer) }
         maxPoolForward(input, output.pointer, argmax: argmax.pointer, geometry.with(batch: batch))
         return UnsafePointer(output.pointer)
     }
 
     public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? {
+        if fusedWithConvolutionBelow { return dout }
         guard let inputGradient else { return nil }
         maxPoolBackward(dout, argmax: argmax.pointer, inputGradient.pointer, geometry.with(batch: batch),
                         reluMask: appliesReLUMask ? UnsafePointer(output.pointer) : nil)

@@ -1,0 +1,105 @@
+import Testing
+import Tensor
+
+/// The fused first block against its unfused twins: conv2dForward(relu) + maxPoolForward,
+/// and maxPoolBackward(reluMask:) + conv2dBackward.
+@Suite struct ConvReLUPoolTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        let b, h, w, cin, k, cout: Int
+        var conv: ConvGeometry {
+            ConvGeometry(batch: b, height: h, width: w, inChannels: cin, kernelHeight: k, kernelWidth: k, outChannels: cout)
+        }
+        var pool: PoolGeometry {
+            PoolGeometry(batch: b, height: conv.outHeight, width: conv.outWidth, channels: cout,
+                         poolHeight: 2, poolWidth: 2, strideHeight: 2, strideWidth: 2)
+        }
+        var testDescription: String { "B\(b) \(h)x\(w)x\(cin) k\(k) ->\(cout)" }
+    }
+
+    static let cases = [
+        Case(b: 3, h: 10, w: 10, cin: 1, k: 3, cout: 32),   // the reference CNN's block, small
+        Case(b: 2, h: 9, w: 8, cin: 2, k: 3, cout: 16),     // odd conv output: last row dropped
+        Case(b: 40, h: 6, w: 7, cin: 1, k: 2, cout: 8),     // many cells: both threads, several blocks
+        Case(b: 2, h: 8, w: 8, cin: 3, k: 3, cout: 40),
+    ]
+
+    @Test func applies_onlyToStrideOneValidTwoByTwo() {
+        let c = Self.cases[0]
+        #expect(convReLUPoolApplies(c.conv, c.pool))
+        let strided = ConvGeometry(batch: 1, height: 10, width: 10, inChannels: 1, kernelHeight: 3, kernelWidth: 3, outChannels: 32, strideHeight: 2, strideWidth: 2)
+        #expect(!convReLUPoolApplies(strided, c.pool))
+        let odd = ConvGeometry(batch: 1, height: 10, width: 10, inChannels: 1, kernelHeight: 3, kernelWidth: 3, outChannels: 12)
+        #expect(!convReLUPoolApplies(odd, PoolGeometry(batch: 1, height: 8, width: 8, channels: 12, poolHeight: 2, poolWidth: 2, strideHeight: 2, strideWidth: 2)))
+    }
+
+    @Test(arguments: cases)
+    func fused_matchesUnfusedForwardAndWeightGradient(_ t: Case) {
+        let c = t.conv, p = t.pool
+        let x = random(c.inputCount, seed: 1), w = random(c.weightCount, seed: 2), bias = random(c.outChannels, seed: 3, low: -0.3, high: 0.3)
+        let dpool = random(p.outputCount, seed: 4)
+        // Unfused.
+        let y = convForward(x, w, bias, c, relu: true)
+        let (pooled, argmax) = PoolingTests.forward(y, p)
+        var dy = [Float](repeating: 0, count: c.outputCount)
+        dpool.withUnsafeBufferPointer { dp in
+            argmax.withUnsafeBufferPointer { ap in
+                pooled.withUnsafeBufferPointer { pp in
+                    dy.withUnsafeMutableBufferPointer { maxPoolBackward(dp.baseAddress!, argmax: ap.baseAddress!, $0.baseAddress!, p, reluMask: pp.baseAddress!) }
+                }
+            }
+        }
+        let (_, dwWant, dbWant) = convBackward(x, w, dy, c)
+        // Fused.
+        var fusedPooled = [Float](repeating: 0, count: p.outputCount)
+        var winner = [Int32](repeating: 0, count: p.outputCount)
+        var offsets = [Int](repeating: 0, count: c.patchSize)
+        var dw = [Float](repeating: 0, count: c.weightCount), db = [Float](repeating: 0, count: c.outChannels)
+        var partials = [Float](repeating: 0, count: conv2dBackwardWorkspaceCount(c))
+        offsets.withUnsafeMutableBufferPointer { convPatchOffsets(c, into: $0.baseAddress!) }
+        x.withUnsafeBufferPointer { xp in
+            w.withUnsafeBufferPointer { wp in
+                bias.withUnsafeBufferPointer { bp in
+                    offsets.withUnsafeBufferPointer { op in
+                        fusedPooled.withUnsafeMutableBufferPointer { pp in
+                            winner.withUnsafeMutableBufferPointer { wi in
+                                convReLUPoolForward(xp.baseAddress!, wp.baseAddress!, bias: bp.baseAddress!, pooled: pp.baseAddress!,
+                                                    winner: wi.baseAddress!, offsets: op.baseAddress!, c, p)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Forward is the same arithmetic in the same order: bit-identical.
+        #expect(fusedPooled == pooled)
+        // The winner is the argmax's position inside its window.
+        for i in 0..<p.outputCount {
+            let pixel = Int(argmax[i]) / c.outChannels
+            let (oy, ox) = ((pixel / c.outWidth) % c.outHeight, pixel % c.outWidth)
+            #expect(Int(winner[i]) == (oy % 2) * 2 + ox % 2)
+        }
+        x.withUnsafeBufferPointer { xp in
+            dpool.withUnsafeBufferPointer { dp in
+                fusedPooled.withUnsafeBufferPointer { pp in
+                    winner.withUnsafeBufferPointer { wi in
+                        offsets.withUnsafeBufferPointer { op in
+                            dw.withUnsafeMutableBufferPointer { dwp in
+                                db.withUnsafeMutableBufferPointer { dbp in
+                                    partials.withUnsafeMutableBufferPointer {
+                                        convReLUPoolWeightGradient(xp.baseAddress!, dpooled: dp.baseAddress!, pooled: pp.baseAddress!,
+                                                                   winner: wi.baseAddress!, offsets: op.baseAddress!, dweight: dwp.baseAddress!,
+                                                                   dbias: dbp.baseAddress!, partials: $0.baseAddress!, c, p)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Same sums in another order: equal to Float rounding.
+        #expect(maxAbsDiff(dw, dwWant) < 1e-3)
+        #expect(maxAbsDiff(db, dbWant) < 1e-3)
+        #expect(dw.contains { $0 != 0 })
+    }
+}
