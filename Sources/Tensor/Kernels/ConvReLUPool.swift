@@ -105,7 +105,7 @@ public func convReLUPoolWeightGradient(
     // position (masked by winner and ReLU) are laid out contiguously, then every (k, 8
     // channels) accumulator stays in registers over the whole block. Updating accumulators
     // in memory cell by cell instead chains every add through a store and a reload.
-    let blockCells = max(4, 2048 / n)
+    let blockCells = max(4, 512 / n)  // the block's patches and gradients stay in L1
     parallelRanges(cells, parts: parts, minimumPerPart: 256) { range in
         let acc = partials + (range.lowerBound == 0 ? 0 : size)
         let rowStep = c.width * c.inChannels, colStep = c.inChannels
@@ -144,13 +144,16 @@ public func convReLUPoolWeightGradient(
                     }
                     store8(load8(acc + k * n + n0) + s0 + s1, acc + k * n + n0)
                     for j in 0..<k {
-                        var a0 = zero, a1 = zero  // two chains to hide the add latency
-                        for i in stride(from: 0, to: count * 4, by: 2) {
+                        // Four independent chains (one per window position) hide the add latency.
+                        var a0 = zero, a1 = zero, a2 = zero, a3 = zero
+                        for i in stride(from: 0, to: count * 4, by: 4) {
                             a0 += SIMD8<Float>(repeating: xs[i * 32 + j]) * load8(ds + i * n + n0)
                             a1 += SIMD8<Float>(repeating: xs[(i + 1) * 32 + j]) * load8(ds + (i + 1) * n + n0)
+                            a2 += SIMD8<Float>(repeating: xs[(i + 2) * 32 + j]) * load8(ds + (i + 2) * n + n0)
+                            a3 += SIMD8<Float>(repeating: xs[(i + 3) * 32 + j]) * load8(ds + (i + 3) * n + n0)
                         }
                         let w = acc + j * n + n0
-                        store8(load8(w) + a0 + a1, w)
+                        store8(load8(w) + ((a0 + a1) + (a2 + a3)), w)
                     }
                 }
             }
