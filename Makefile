@@ -2,7 +2,7 @@
 SWIFT ?= swift
 THREADS ?= 2
 
-.PHONY: setup build release test bench train clean
+.PHONY: setup build release test examples bench train clean
 
 setup:
 	./scripts/setup
@@ -16,6 +16,14 @@ release: setup
 test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	$(MAKE) examples
+
+# The Examples/ package uses fmctl as a library (public API only); release, since its training
+# runs in seconds there and minutes in debug.
+examples: setup
+	$(SWIFT) build --package-path Examples --scratch-path Examples/.build -c release
+	Examples/.build/release/train-own-model --limit 3000 --epochs 2
+	Examples/.build/release/measure-footprint
 
 bench: release
 	$(SWIFT) run -c release fmctl-bench
@@ -24,4 +32,4 @@ train: release
 	$(SWIFT) run -c release fmctl train --threads $(THREADS) $(ARGS)
 
 clean:
-	rm -rf .build
+	rm -rf .build Examples/.build

@@ -89,7 +89,7 @@ public final class Sequential {
         self.optimizer = optimizer
         self.loss = loss
         optimizer.allocate(count: parameterCount)
-        if var last = layers.last as? any SoftmaxFusable {
+        if let last = layers.last as? any SoftmaxFusable {
             fusedSoftmax = last.activation == .softmax && loss.fusesWithSoftmax
             last.emitsLogits = fusedSoftmax
         } else {

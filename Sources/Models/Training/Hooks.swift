@@ -68,10 +68,14 @@ public final class TrainingHooks: TrainingObserver {
 
     public init(
         epochBegin: ((Int, Int) -> Void)? = nil,
+        phaseBegin: ((TrainingPhase, Int) -> Void)? = nil,
+        phaseEnd: ((TrainingPhase, Int) -> Void)? = nil,
         batchEnd: ((BatchLogs) -> TrainingControl)? = nil,
         epochEnd: ((EpochLogs) -> TrainingControl)? = nil
     ) {
         onEpochBegin = epochBegin
+        onPhaseBegin = phaseBegin
+        onPhaseEnd = phaseEnd
         onBatchEnd = batchEnd
         onEpochEnd = epochEnd
     }
