@@ -2,7 +2,7 @@
 SWIFT ?= swift
 THREADS ?= 2
 
-.PHONY: setup build release test examples bench train clean
+.PHONY: setup build release test examples bench train clean fuzz test-sanitize
 
 setup:
 	./scripts/setup
@@ -26,10 +26,44 @@ examples: setup
 	Examples/.build/release/measure-footprint
 
 bench: release
-	$(SWIFT) run -c release fmctl-bench
+	$(SWIFT) run -c release fmctl-bench --threads $(THREADS)
+	./scripts/bench-train.py --threads $(THREADS)
 
 train: release
 	$(SWIFT) run -c release fmctl train --threads $(THREADS) $(ARGS)
 
+# libFuzzer harnesses (Fuzz/ package) for the IDX, safetensors, powercap and model JSON parsers,
+# each run for FUZZ_SECONDS from the seeds in Fuzz/corpus/. New inputs and crashes go to
+# fuzz-artifacts/ (git-ignored); a crash stops `make fuzz` and becomes a regression test.
+FUZZ_SECONDS ?= 60
+FUZZ_HARNESSES = idx safetensors powercap model-json
+FUZZ_OUT = fuzz-artifacts
+
+fuzz: setup
+	mkdir -p $(FUZZ_OUT)
+	$(SWIFT) build --package-path Fuzz --scratch-path Fuzz/.build -c debug -Xswiftc -sanitize=fuzzer,address \
+		> $(FUZZ_OUT)/build.log 2>&1 || { grep -v "Cannot export local symbol" $(FUZZ_OUT)/build.log; exit 1; }
+	failed=""; for h in $(FUZZ_HARNESSES); do \
+		mkdir -p $(FUZZ_OUT)/corpus/$$h $(FUZZ_OUT)/crashes/$$h; \
+		echo "fuzz-$$h: $(FUZZ_SECONDS) s, log in $(FUZZ_OUT)/$$h.log"; \
+		Fuzz/.build/debug/fuzz-$$h $(FUZZ_OUT)/corpus/$$h Fuzz/corpus/$$h \
+			$$(test -f Fuzz/dictionaries/$$h.dict && echo -dict=Fuzz/dictionaries/$$h.dict) \
+			-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/crashes/$$h/ \
+			> $(FUZZ_OUT)/$$h.log 2>&1 || { tail -40 $(FUZZ_OUT)/$$h.log; failed="$$failed $$h"; }; \
+		grep -E "^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)" $(FUZZ_OUT)/$$h.log; \
+	done; test -z "$$failed" || { echo "crashes in:$$failed (inputs under $(FUZZ_OUT)/crashes/)"; exit 1; }
+
+# The tests under AddressSanitizer (EndToEndTests, which run the built binary, excluded), and
+# the Footprint tests, whose sampler runs on its own thread, under ThreadSanitizer.
+test-sanitize: setup
+	$(SWIFT) test --sanitize=address --scratch-path .build-asan --skip EndToEndTests
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter FootprintTests
+
 clean:
-	rm -rf .build Examples/.build
+	rm -rf .build Examples/.build Fuzz/.build .build-asan .build-tsan
+
+# Renders a real run's HTML report and a comparison in headless Chromium (installed with apt
+# when missing) and checks the screenshots are not blank. Not part of `make test`.
+.PHONY: report-check
+report-check: release
+	./scripts/report-check $(RUNS)
