@@ -46,6 +46,6 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models"]),
         .testTarget(name: "FootprintTests", dependencies: ["Footprint"]),
-        // .testTarget(name: "EndToEndTests", dependencies: ["fmctl"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["fmctl", "Models"]),
     ]
 )

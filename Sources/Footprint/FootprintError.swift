@@ -16,7 +16,8 @@ public enum FootprintError: Error, Equatable, Sendable, CustomStringConvertible 
     case badData(path: String, expected: String)
     /// A file or folder that was asked for does not exist (EX_NOINPUT, 66).
     case missingInput(path: String, expected: String)
-    /// A file or folder could not be created (EX_CANTCREAT, 73).
+    /// A file or folder could not be created (EX_IOERR, 74: DESIGN.md's exit codes have no
+    /// separate "cannot create", so scripts see every failed write as 74).
     case cannotCreate(path: String, reason: String)
     /// Reading or writing failed part-way (EX_IOERR, 74).
     case ioError(path: String, reason: String)
@@ -49,8 +50,7 @@ public enum FootprintError: Error, Equatable, Sendable, CustomStringConvertible 
         case .invalidConfigFile, .badData: return 65
         case .missingInput: return 66
         case .windowMisuse: return 70
-        case .cannotCreate: return 73
-        case .ioError: return 74
+        case .cannotCreate, .ioError: return 74
         }
     }
 }

@@ -41,18 +41,13 @@ public final class RunFolder {
             var suffix = 2
             let base = path
             while manager.fileExists(atPath: path) { path = base + "-\(suffix)"; suffix += 1 }
+        } else if path.isEmpty {
+            throw FootprintError.invalidOption(option: "--run-dir", value: path, expected: "a folder path")
         } else if manager.fileExists(atPath: path + "/run.json") {
-            throw FootprintError.cannotCreate(path: path, reason: "it already holds a run (run.json); choose another --run-dir")
+            throw FootprintError.invalidOption(option: "--run-dir", value: path,
+                                               expected: "a folder that holds no run yet (this one has run.json)")
         }
-        do {
-            try manager.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw FootprintError.cannotCreate(path: path, reason: Self.reason(error))
-        }
-        var isDirectory: ObjCBool = false
-        guard manager.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw FootprintError.cannotCreate(path: path, reason: "exists and is not a folder")
-        }
+        try Self.makeFolders(path)
         self.path = path
         self.record = record
         if record.runID.isEmpty { self.record.runID = (path as NSString).lastPathComponent }
@@ -61,12 +56,22 @@ public final class RunFolder {
         try writeEmissions()
     }
 
-    static func reason(_ error: Error) -> String {
-        let nsError = error as NSError
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
+    /// `mkdir -p`, one component at a time, so the error names the component that failed and
+    /// the system's reason ("Not a directory" for a path under a regular file), which
+    /// FileManager's error hides.
+    static func makeFolders(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += component
+            if mkdir(prefix, 0o777) != 0, errno != EEXIST {
+                throw FootprintError.cannotCreate(path: path, reason: "\(prefix): \(String(cString: strerror(errno)))")
+            }
+            var info = stat()
+            guard stat(prefix, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+                throw FootprintError.cannotCreate(path: path, reason: "\(prefix) exists and is not a folder")
+            }
+            prefix += "/"
         }
-        return nsError.localizedDescription
     }
 
     /// Records a finished (or interrupted) epoch: adds the forecast when the record knows its

@@ -1,13 +1,15 @@
 import Foundation
 
-/// Renders a run record for `fmctl footprint report`: table, JSON, CSV or Markdown.
+/// Renders a run record for `fmctl footprint report`: table, JSON, CSV, Markdown or HTML.
 public enum RunReportFormat: String, CaseIterable, Sendable {
-    case table, json, csv, markdown
+    case table, json, csv, markdown, html
 }
 
 public enum RunReport {
-    public static func render(_ record: RunRecord, format: RunReportFormat) -> String {
+    /// `power` (the run folder's power.csv) feeds the HTML power chart; other formats ignore it.
+    public static func render(_ record: RunRecord, format: RunReportFormat, power: PowerTimeline? = nil) -> String {
         switch format {
+        case .html: return HTMLReport.render(record, power: power)
         case .json: return json(record).rendered() + "\n"
         case .csv: return csv(record)
         case .table: return text(record, markdown: false)
@@ -228,6 +230,7 @@ public enum RunReport {
                      figure(joulesPerSample(total)), figure(flopsPerJoule(total)), figure(total.energyAboveIdleJoules),
                      "-", "-", figure(record.test?.loss), figure(record.test?.accuracy)])
         out += table(header: header, rows: rows, markdown: markdown)
+        if !markdown, let sparkline = Sparkline.epochPower(record.epochs) { out += "power per epoch (avg): \(sparkline)\n" }
         if record.test != nil { out += (markdown ? "\n" : "") + "(total row: val loss/acc columns show the test loss/accuracy)\n" }
         if record.epochs.contains(where: \.interrupted) { out += "* interrupted epoch\n" }
 

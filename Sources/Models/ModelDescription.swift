@@ -62,11 +62,67 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     }
 
     /// Builds the layers (Glorot-uniform kernels from `seed`).
+    ///
+    /// Errors: a layer option missing or out of range, shapes that do not fit, or sizes beyond
+    /// ``maximumSize``, ``maximumParameters`` or ``maximumValuesPerSample``.
     public func makeModel(seed: UInt64 = 0, fuseLayers: Bool = true) throws -> Sequential {
         let built = try layers.enumerated().map { i, c in try Self.layer(c, index: i) }
+        try Self.checkSizes(inputShape: inputShape, layers: built)
         let model = try Sequential(name: name, inputShape: inputShape, layers: built, seed: seed, fuseLayers: fuseLayers)
         model.compile(loss: loss)
         return model
+    }
+
+    /// Largest input dimension and layer option (units, filters, kernel, stride, pool). With
+    /// 2^15 a Conv2D kernel (kh * kw * cin * filters) stays below 2^63 for any input a
+    /// description can give, so the layers' size arithmetic cannot overflow.
+    public static let maximumSize = 1 << 15
+    /// Largest parameter count: 2^28 float32 is 1 GiB of weights (4 GiB with gradients and
+    /// Adam's two moments), far beyond anything trained on a CPU here.
+    public static let maximumParameters = 1 << 28
+    /// Largest number of values one sample gives any layer (its input, output or Conv2D patch
+    /// matrix): 2^24 float32 is 64 MiB per sample, before a batch multiplies it.
+    public static let maximumValuesPerSample = 1 << 24
+
+    /// Walks the shapes as `Sequential` will, checking every size before it is used, so a
+    /// description with absurd sizes is an error rather than an overflow trap or a failed
+    /// allocation inside a layer. `build` only computes shapes; nothing is allocated here.
+    static func checkSizes(inputShape: [Int], layers: [any Layer]) throws {
+        func product(_ values: [Int]) -> Int? {
+            var result = 1
+            for value in values {
+                let (next, overflow) = result.multipliedReportingOverflow(by: value)
+                if overflow { return nil }
+                result = next
+            }
+            return result
+        }
+        if let d = inputShape.first(where: { $0 > maximumSize }) {
+            throw ModelError("'input_shape' \(inputShape): dimension \(d) is larger than \(maximumSize)")
+        }
+        var shape = inputShape
+        var parameters = 0
+        for (i, layer) in layers.enumerated() {
+            guard let values = product(shape), values <= maximumValuesPerSample else {
+                throw ModelError("layer \(i + 1) (\(layer.typeName)): input \(shape) is more than \(maximumValuesPerSample) values per sample")
+            }
+            shape = try layer.build(inputShape: shape)
+            if let conv = layer as? Conv2D {
+                let g = conv.geometry!
+                guard let patches = product([g.outHeight, g.outWidth, g.patchSize]), patches <= maximumValuesPerSample else {
+                    throw ModelError("layer \(i + 1) (Conv2D): a \(g.outHeight)x\(g.outWidth) output of \(g.patchSize)-value patches is more than \(maximumValuesPerSample) values per sample")
+                }
+            }
+            for spec in layer.parameters {
+                guard let count = product(spec.shape), count <= maximumParameters - parameters else {
+                    throw ModelError("layer \(i + 1) (\(layer.typeName)): more than \(maximumParameters) parameters in the model")
+                }
+                parameters += count
+            }
+        }
+        guard let values = product(shape), values <= maximumValuesPerSample else {
+            throw ModelError("output \(shape) is more than \(maximumValuesPerSample) values per sample")
+        }
     }
 
     static func pair(_ v: [Int]?, _ what: String, index: Int, default d: (Int, Int)? = nil) throws -> (Int, Int) {
@@ -82,6 +138,13 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     }
 
     static func layer(_ c: LayerConfiguration, index i: Int) throws -> any Layer {
+        let sizes: [(String, [Int]?)] = [("filters", c.filters.map { [$0] }), ("kernel_size", c.kernelSize),
+                                         ("strides", c.strides), ("pool_size", c.poolSize), ("units", c.units.map { [$0] })]
+        for (option, values) in sizes {
+            if let v = values?.first(where: { $0 > maximumSize }) {
+                throw ModelError("layer \(i + 1) (\(c.type)): '\(option)' \(v) is larger than \(maximumSize)")
+            }
+        }
         switch c.type {
         case "Conv2D":
             guard let filters = c.filters else { throw ModelError("layer \(i + 1) (Conv2D): missing 'filters'") }

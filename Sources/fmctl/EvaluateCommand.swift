@@ -22,10 +22,10 @@ struct Evaluate: ParsableCommand {
     @Option(help: ArgumentHelp("fashion-mnist, or a folder of IDX files with the standard names.", valueName: "dir"))
     var dataset = Dataset.defaultName
 
-    @Option(name: .customLong("batch-size"), help: "Samples per forward pass.")
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Samples per forward pass.")
     var batchSize = 32
 
-    @Option(help: "OpenBLAS threads (default: the number of processors).")
+    @Option(parsing: .unconditional, help: "OpenBLAS threads (default: the number of processors).")
     var threads: Int?
 
     func validate() throws {
@@ -65,7 +65,7 @@ struct Predict: ParsableCommand {
     @Option(help: ArgumentHelp("IDX images file (raw or .gz), e.g. t10k-images-idx3-ubyte.gz.", valueName: "idx"))
     var input: String
 
-    @Option(help: "Classify the first N images only.")
+    @Option(parsing: .unconditional, help: "Classify the first N images only.")
     var count: Int?
 
     func validate() throws {

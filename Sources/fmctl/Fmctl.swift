@@ -11,6 +11,25 @@ struct Fmctl: ParsableCommand {
         abstract: "Train neural networks fast on OpenBLAS and account for each epoch's energy, CO2e and cost.",
         version: version,
         subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, FootprintCommand.self])
+
+    /// ArgumentParser's `main`, except that a parsing or validation error is one line on stderr
+    /// (`fmctl: --epochs must be ...`, exit 64) instead of the message, the usage and a hint:
+    /// DESIGN.md promises one line per error. Help and `--version` print in full as usual;
+    /// errors already reported by `withUserErrors` arrive as a bare ExitCode.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let exitCode as ExitCode {
+            exit(withError: exitCode)
+        } catch {
+            let code = exitCode(for: error)
+            let line = message(for: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+            guard code != .success, !line.isEmpty else { exit(withError: error) }
+            printError("fmctl: \(line)")
+            exit(withError: code)
+        }
+    }
 }
 
 /// Runs a command body, turning the project's error types into one line on stderr and
@@ -30,14 +49,29 @@ func withUserErrors<T>(_ body: () throws -> T) throws -> T {
     }
 }
 
+/// Unblocks `signals` in the calling thread, which threads started later inherit. A process
+/// inherits its parent's signal mask, and a parent that starts fmctl from a libdispatch worker
+/// thread (Foundation's `Process` in a Swift program, a test runner) has them blocked: the
+/// handlers would never run and Ctrl-C would be lost.
+func unblockSignals(_ signals: [Int32]) {
+    var set = sigset_t()
+    sigemptyset(&set)
+    for signal in signals { sigaddset(&set, signal) }
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
+}
+
 /// A bad option combination found after parsing (exit 64), e.g. a batch larger than the data.
 struct UsageError: Error {
     let message: String
 }
 
-/// Resolves `--model cnn|mlp|FILE.json` (bad JSON: exit 65 naming the file; missing: 66).
+/// Resolves `--model cnn|mlp|FILE.json` (an unknown name: exit 64; bad JSON: 65 naming the file; missing: 66).
 func loadModelDescription(_ spec: String) throws -> ModelDescription {
     if let builtIn = ModelDescription.builtIn[spec] { return builtIn }
+    let builtInNames = ModelDescription.builtIn.keys.sorted().joined(separator: ", ")
+    guard FileManager.default.fileExists(atPath: spec) || spec.contains("/") || spec.hasSuffix(".json") else {
+        throw DataError(path: "--model", message: "unknown model '\(spec)'; expected \(builtInNames) or a model JSON file", exitCode: 64)
+    }
     guard FileManager.default.fileExists(atPath: spec) else {
         throw DataError(path: spec, message: "no such model file; expected cnn, mlp or a model JSON file", exitCode: 66)
     }

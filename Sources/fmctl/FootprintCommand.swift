@@ -7,7 +7,8 @@ struct FootprintCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "footprint",
         abstract: "Energy (J, kWh), CO2e and cost: report runs, probe RAPL counters, measure any command.",
-        subcommands: [FootprintReportCommand.self, FootprintProbeCommand.self, FootprintMeasureCommand.self])
+        subcommands: [FootprintReportCommand.self, FootprintCompareCommand.self, FootprintProbeCommand.self,
+                      FootprintMeasureCommand.self])
 }
 
 /// Writes one line to stderr.

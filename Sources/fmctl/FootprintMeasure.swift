@@ -34,11 +34,15 @@ struct FootprintMeasureCommand: ParsableCommand {
                 host: settings.configuration.host, versions: ["footprint": FootprintVersion.string],
                 measurement: tracker?.provenance, carbon: settings.carbon, idleBaseline: tracker?.idleBaseline)
             let folder = try RunFolder(path: runDirectory, record: record)
+            if try footprint.start(tracker, settings: settings) {
+                try folder.update { $0.idleBaseline = tracker?.idleBaseline; $0.measurement = tracker?.provenance }
+            }
 
             // Keep fmctl alive on Ctrl-C so it can record the interrupted command; a handler (unlike
             // SIG_IGN) is reset to the default in the child at exec.
             signal(SIGINT) { _ in }
             signal(SIGTERM) { _ in }
+            unblockSignals([SIGINT, SIGTERM])
             try tracker?.beginWindow("command")
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

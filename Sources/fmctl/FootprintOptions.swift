@@ -10,19 +10,20 @@ struct FootprintOptions: ParsableArguments {
             help: ArgumentHelp("Powercap folder to read RAPL counters from (default: $FMCTL_POWERCAP_ROOT or /sys/class/powercap).", valueName: "dir"))
     var powercapRoot: String?
 
-    @Option(name: .customLong("sample-interval"),
+    // Numbers parse `.unconditional`, so `--pue -1` is a value that validate() rejects by name.
+    @Option(name: .customLong("sample-interval"), parsing: .unconditional,
             help: ArgumentHelp("Seconds between background counter reads (default 1; shortened if a counter could wrap faster).", valueName: "seconds"))
     var sampleInterval: Double?
 
-    @Option(name: .customLong("cpu-tdp"),
+    @Option(name: .customLong("cpu-tdp"), parsing: .unconditional,
             help: ArgumentHelp("CPU thermal design power in watts per socket for the estimate when RAPL is unavailable (default: looked up from the CPU model).", valueName: "watts"))
     var cpuTDP: Double?
 
-    @Option(name: .customLong("idle-baseline"),
+    @Option(name: .customLong("idle-baseline"), parsing: .unconditional,
             help: ArgumentHelp("Measure the machine at rest for this many seconds first; reports then give energy above idle.", valueName: "seconds"))
     var idleBaseline: Double?
 
-    @Option(name: .customLong("carbon-intensity"),
+    @Option(name: .customLong("carbon-intensity"), parsing: .unconditional,
             help: ArgumentHelp("Grid carbon intensity in grams CO2e per kWh (overrides --region).", valueName: "grams"))
     var carbonIntensity: Double?
 
@@ -30,11 +31,11 @@ struct FootprintOptions: ParsableArguments {
             help: ArgumentHelp("ISO 3166 alpha-3 country code whose grid intensity to use, e.g. FRA, USA (default WORLD, 475 g/kWh, IEA 2019).", valueName: "iso3"))
     var region: String?
 
-    @Option(name: .customLong("pue"),
+    @Option(name: .customLong("pue"), parsing: .unconditional,
             help: ArgumentHelp("Power usage effectiveness of the facility, >= 1 (default 1.0).", valueName: "ratio"))
     var pue: Double?
 
-    @Option(name: .customLong("price-per-kwh"),
+    @Option(name: .customLong("price-per-kwh"), parsing: .unconditional,
             help: ArgumentHelp("Electricity price per kWh, for the cost column (default: no cost).", valueName: "price"))
     var pricePerKWh: Double?
 
@@ -63,19 +64,25 @@ struct FootprintOptions: ParsableArguments {
         try FootprintSettings.resolve(overrides: overrides, directory: directory)
     }
 
-    /// The settings and, unless footprint is off, a started tracker (its warnings printed to
-    /// stderr once) with the idle baseline measured if one was asked for.
+    /// The settings and, unless footprint is off, a tracker that has found its counters but not
+    /// started: the caller creates its run folder first, then calls `start`.
     func makeTracker(directory: String = FileManager.default.currentDirectoryPath) throws -> (FootprintSettings, EnergyTracker?) {
         let settings = try settings(directory: directory)
         guard settings.enabled else { return (settings, nil) }
-        let tracker = EnergyTracker(configuration: settings.configuration)
+        return (settings, EnergyTracker(configuration: settings.configuration))
+    }
+
+    /// Prints the tracker's warnings to stderr once, starts it, and measures the idle baseline if
+    /// one was asked for. Returns true when it measured one (the run record then needs updating).
+    @discardableResult
+    func start(_ tracker: EnergyTracker?, settings: FootprintSettings) throws -> Bool {
+        guard let tracker else { return false }
         for warning in tracker.startupWarnings { printError("warning: \(warning)") }
         tracker.start()
-        if settings.idleBaselineSeconds > 0 {
-            printError("measuring idle baseline for \(settings.idleBaselineSeconds) s ...")
-            let baseline = try tracker.measureIdleBaseline(seconds: settings.idleBaselineSeconds)
-            printError("idle baseline: \(RunReport.figure(baseline.powerWatts)) W (\(baseline.source.rawValue))")
-        }
-        return (settings, tracker)
+        guard settings.idleBaselineSeconds > 0 else { return false }
+        printError("measuring idle baseline for \(settings.idleBaselineSeconds) s ...")
+        let baseline = try tracker.measureIdleBaseline(seconds: settings.idleBaselineSeconds)
+        printError("idle baseline: \(RunReport.figure(baseline.powerWatts)) W (\(baseline.source.rawValue))")
+        return true
     }
 }

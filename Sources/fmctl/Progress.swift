@@ -8,6 +8,9 @@ import Models
 final class ProgressPrinter {
     let live: Bool
     private var lastDraw: Double = -1
+    /// Batches in the current epoch, from the batch logs: an interrupted epoch's line shows
+    /// `412/1688`, not `412/412`.
+    private var epochBatches: Int?
 
     init(live: Bool = isatty(STDOUT_FILENO) == 1) { self.live = live }
 
@@ -15,6 +18,7 @@ final class ProgressPrinter {
         print("Epoch \(epoch)/\(epochs)")
         fflush(nil)
         lastDraw = -1
+        epochBatches = nil
     }
 
     static func bar(_ done: Int, _ total: Int, width: Int = 20) -> String {
@@ -34,6 +38,7 @@ final class ProgressPrinter {
     }
 
     func batchEnded(_ logs: BatchLogs) {
+        epochBatches = logs.batches
         guard live else { return }
         guard logs.seconds - lastDraw >= 0.1 || logs.batch == logs.batches else { return }
         lastDraw = logs.seconds
@@ -46,7 +51,8 @@ final class ProgressPrinter {
 
     /// The finished epoch's line; `extra` carries the footprint figures.
     func epochEnded(_ logs: EpochLogs, extra: String = "") {
-        var line = "\(logs.batches)/\(logs.batches) \(Self.bar(logs.batches, logs.batches)) \(Self.duration(logs.seconds)) \(Self.perStep(logs.trainSeconds, steps: logs.batches))"
+        let total = max(epochBatches ?? logs.batches, logs.batches)
+        var line = "\(logs.batches)/\(total) \(Self.bar(logs.batches, total)) \(Self.duration(logs.seconds)) \(Self.perStep(logs.trainSeconds, steps: logs.batches))"
         line += String(format: " - accuracy: %.4f - loss: %.4f", logs.accuracy, logs.loss)
         if let va = logs.validationAccuracy, let vl = logs.validationLoss {
             line += String(format: " - val_accuracy: %.4f - val_loss: %.4f", va, vl)

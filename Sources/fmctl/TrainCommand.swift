@@ -26,34 +26,36 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("fashion-mnist, or a folder of IDX files with the standard names.", valueName: "dir"))
     var dataset = Dataset.defaultName
 
-    @Option(help: "Number of epochs.")
+    // Numeric options parse `.unconditional`, so `--epochs -1` is a value that validate() rejects
+    // by name, not a missing value followed by an unknown option.
+    @Option(parsing: .unconditional, help: "Number of epochs.")
     var epochs = 5
 
-    @Option(name: .customLong("batch-size"), help: "Samples per training step.")
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Samples per training step.")
     var batchSize = 32
 
     @Option(help: "adam or sgd.")
     var optimizer: OptimizerName = .adam
 
-    @Option(name: .customLong("learning-rate"), help: "Learning rate (default: Keras's, 0.001 for adam, 0.01 for sgd).")
+    @Option(name: .customLong("learning-rate"), parsing: .unconditional, help: "Learning rate (default: Keras's, 0.001 for adam, 0.01 for sgd).")
     var learningRate: Float?
 
-    @Option(help: "SGD momentum (0 = plain SGD).")
+    @Option(parsing: .unconditional, help: "SGD momentum (0 = plain SGD).")
     var momentum: Float = 0
 
     @Flag(help: "Nesterov momentum for SGD.")
     var nesterov = false
 
-    @Option(name: .customLong("validation-split"), help: "Fraction of the training data, taken from its end, held out for validation.")
+    @Option(name: .customLong("validation-split"), parsing: .unconditional, help: "Fraction of the training data, taken from its end, held out for validation.")
     var validationSplit = 0.1
 
-    @Option(help: "Seed for the initial weights and the shuffling.")
+    @Option(parsing: .unconditional, help: "Seed for the initial weights and the shuffling.")
     var seed: UInt64 = 0
 
-    @Option(help: "OpenBLAS threads (default: the number of processors).")
+    @Option(parsing: .unconditional, help: "OpenBLAS threads (default: the number of processors).")
     var threads: Int?
 
-    @Option(help: ArgumentHelp("Train on the first N training samples only.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Train on the first N training samples only.", valueName: "n"))
     var limit: Int?
 
     @Option(name: .customLong("run-dir"), help: ArgumentHelp("Run folder (default: runs/<UTC timestamp>-<model>).", valueName: "dir"))
@@ -108,7 +110,8 @@ struct Train: ParsableCommand {
             throw UsageError(message: "--batch-size \(batchSize) is larger than the \(trainCount) training samples")
         }
 
-        // Footprint and the run folder.
+        // Footprint and the run folder; the tracker starts (warnings, idle baseline) once the
+        // folder exists, so a bad --run-dir is the only line a user sees.
         let (settings, tracker) = try footprint.makeTracker()
         defer { tracker?.stop() }
         let config: JSONValue = [
@@ -126,6 +129,9 @@ struct Train: ParsableCommand {
             versions: ["fmctl": Fmctl.version, "openblas_core": BLAS.coreName, "run_format": String(RunRecord.formatVersion)],
             measurement: tracker?.provenance, carbon: settings.carbon, idleBaseline: tracker?.idleBaseline,
             plannedEpochs: epochs))
+        if try footprint.start(tracker, settings: settings) {
+            try folder.update { $0.idleBaseline = tracker?.idleBaseline; $0.measurement = tracker?.provenance }
+        }
         print("fmctl train: \(description.name) (\(formatCount(net.parameterCount)) parameters) on \(dataset): "
               + "\(formatCount(trainCount)) train / \(formatCount(trainData.count - trainCount)) validation / "
               + "\(formatCount(data.test.count)) test, batch \(batchSize), \(opt.name), \(threadCount) thread(s) -> \(folder.path)")
@@ -173,6 +179,7 @@ struct Train: ParsableCommand {
                 if interruptCount.add(1, ordering: .relaxed).newValue > 1 { _exit(130) }
             }
         }
+        unblockSignals([SIGINT, SIGTERM])
     }
 }
 

@@ -125,7 +125,7 @@ import Testing
         try "x".write(toFile: file, atomically: true, encoding: .utf8)
         #expect(throws: FootprintError.self) { try RunFolder(path: file + "/run", record: record()) }
         do { _ = try RunFolder(path: file + "/run", record: record()) } catch let error as FootprintError {
-            #expect(error.exitCode == 73)
+            #expect(error.exitCode == 74)
             #expect(error.description.hasPrefix(file + "/run: cannot create"))
         }
         do { _ = try RunFolder.load(path: file + "-missing") } catch let error as FootprintError { #expect(error.exitCode == 66) }

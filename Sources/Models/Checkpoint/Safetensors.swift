@@ -49,6 +49,12 @@ public enum Safetensors {
         return try decode(try file.readAll(), path: path)
     }
 
+    /// Reads a whole safetensors file already in memory, with the checks and errors of
+    /// ``read(path:)``; `path` only names the bytes in error messages.
+    public static func read(bytes: [UInt8], path: String) throws(DataError) -> (tensors: [SafetensorsTensor], metadata: [String: String]) {
+        try decode(bytes, path: path)
+    }
+
     // MARK: - Encoding
 
     static func encode(tensors: [SafetensorsTensor], metadata: [String: String], path: String) throws(DataError) -> [UInt8] {

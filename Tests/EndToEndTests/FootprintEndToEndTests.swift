@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+
+/// `fmctl train` measuring through a powercap tree the test controls.
+@Suite struct FootprintEndToEndTests {
+    /// A package-0 counter advancing at 60 W, with a 30 J range so it wraps every half second:
+    /// fmctl reports `rapl` energy whose average power is 60 W within 2 % (the writer thread's
+    /// staleness of about a millisecond at each boundary is the only error source).
+    @Test func train_fakeRAPL_reportsCounterEnergy() throws {
+        let work = try WorkFolder()
+        try Datasets.fashionMNISTSubset(in: work.file("data"), train: 20_000, test: 100)
+        let watts = 60.0
+        let range: UInt64 = 30_000_000
+        // A declared 240 W maximum wraps 30 J in 0.125 s: fmctl must sample at least every 0.0625 s.
+        let tree = try FakePowercapTree(root: work.file("powercap"), energy: "1000000\n", maxRangeMicrojoules: range,
+                                        maxPowerMicrowatts: 240_000_000)
+        let counter = PoweredCounter(path: tree.energyPath, watts: watts, maxRangeMicrojoules: range)
+        counter.start()
+        let result = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "1", "--threads", "1",
+                                    "--powercap-root", tree.root, "--run-dir", "run"], in: work.path, timeout: 90)
+        counter.stop()
+        expectSuccess(result)
+        #expect(!result.stderr.contains("no RAPL"), "\(result.stderr)")
+        #expect(result.stdout.contains("(rapl)"))
+
+        let run = try work.json("run/run.json")
+        let measurement = run["measurement"] as? [String: Any] ?? [:]
+        #expect(measurement["source"] as? String == "rapl")
+        #expect((measurement["domains"] as? [String])?.contains("package-0") == true)
+        let interval = measurement["sample_interval_s"] as? Double ?? 1
+        #expect(interval <= 0.0625, "sampling every \(interval) s cannot see every wrap of a 0.125 s counter")
+        let epoch = (run["epochs"] as? [[String: Any]])?.first ?? [:]
+        #expect(epoch["source"] as? String == "rapl")
+        let joules = epoch["energy_j"] as? Double ?? 0
+        let averageWatts = epoch["avg_power_w"] as? Double ?? 0
+        let seconds = epoch["duration_s"] as? Double ?? 0
+        #expect(joules > 2 * Double(range) / 1e6, "the epoch (\(joules) J) should span counter wraps")
+        #expect(abs(averageWatts - watts) / watts < 0.02, "average \(averageWatts) W, counter runs at \(watts) W")
+        #expect(abs(joules - watts * seconds) / (watts * seconds) < 0.03, "\(joules) J in \(seconds) s at \(watts) W")
+        // Only package-0 is counted, so the domains add up to the total.
+        let domains = epoch["domains"] as? [String: Double] ?? [:]
+        #expect(abs((domains["package-0"] ?? 0) - joules) < 1e-6 * joules)
+        let power = try work.text("run/power.csv").split(separator: "\n")
+        #expect(power.first?.contains("package-0_w") == true)
+        #expect(power.dropFirst().allSatisfy { $0.hasSuffix(",rapl") })
+    }
+
+    /// A powercap counter file that cannot be parsed is not a zero: the run falls back to the
+    /// estimate, with one warning that names the file, and completes.
+    @Test(arguments: [("empty", ""), ("garbage", "garbage\n"), ("negative", "-5\n"), ("absurd", "99999999999999999999999999\n")])
+    func train_badPowercapFile_fallsBackToEstimate(_ case_: (name: String, contents: String)) throws {
+        let work = try WorkFolder()
+        try Datasets.synthetic(in: work.file("data"))
+        let tree = try FakePowercapTree(root: work.file("powercap"), energy: case_.contents)
+        let result = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "1", "--threads", "1",
+                                    "--powercap-root", tree.root, "--run-dir", "run"], in: work.path)
+        expectSuccess(result)
+        #expect(result.stderrLines.count == 1, "\(result.stderr)")
+        #expect(result.stderrLines.first?.hasPrefix("warning: ") == true)
+        #expect(result.stderr.contains("energy_uj"), "the warning should name the file: \(result.stderr)")
+        let run = try work.json("run/run.json")
+        #expect((run["measurement"] as? [String: Any])?["source"] as? String == "estimate")
+        #expect((run["epochs"] as? [[String: Any]])?.first?["source"] as? String == "estimate")
+        #expect(run["status"] as? String == "completed")
+    }
+
+    /// `fmctl footprint probe` on the same broken tree says what is wrong and does not fail.
+    @Test func probe_badPowercapFile_diagnoses() throws {
+        let work = try WorkFolder()
+        let tree = try FakePowercapTree(root: work.file("powercap"), energy: "garbage\n")
+        let result = try Fmctl.run(["footprint", "probe", "--powercap-root", tree.root], in: work.path)
+        expectSuccess(result)
+        #expect(result.stdout.contains("package-0"))
+        #expect(result.stdout.contains("unreadable"))
+        #expect(result.stdout.contains("energy_uj"))
+    }
+}
