@@ -56,6 +56,20 @@ public final class RunFolder {
         try writeEmissions()
     }
 
+    /// Reopens an existing run to continue it (`fmctl train --resume`): the record is read
+    /// back from run.json, new epochs are appended to epochs.csv and power.csv (under the
+    /// columns power.csv already has), and run.json is rewritten as before.
+    public init(reopening path: String) throws {
+        self.path = path
+        record = try Self.load(path: path)
+        if let header = try? String(contentsOfFile: powerCSVPath, encoding: .utf8).split(separator: "\n", maxSplits: 1).first {
+            let columns = header.split(separator: ",").map(String.init)
+            if columns.count >= 4 {
+                powerColumns = columns[2..<(columns.count - 2)].map { $0.hasSuffix("_w") ? String($0.dropLast(2)) : $0 }
+            }
+        }
+    }
+
     /// `mkdir -p`, one component at a time, so the error names the component that failed and
     /// the system's reason ("Not a directory" for a path under a regular file), which
     /// FileManager's error hides.

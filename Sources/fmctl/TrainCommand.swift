@@ -58,6 +58,9 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Train on the first N training samples only.", valueName: "n"))
     var limit: Int?
 
+    @Option(help: ArgumentHelp("Continue an interrupted run from its last checkpoint, in the same folder, with its own settings.", valueName: "run-dir"))
+    var resume: String?
+
     @Option(name: .customLong("run-dir"), help: ArgumentHelp("Run folder (default: runs/<UTC timestamp>-<model>).", valueName: "dir"))
     var runDir: String?
 
@@ -83,6 +86,7 @@ struct Train: ParsableCommand {
     }
 
     func train() throws {
+        if let resume { return try resumeRun(resume) }
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
         BLAS.setThreads(threadCount)
 
@@ -122,7 +126,8 @@ struct Train: ParsableCommand {
             "threads": .number(Double(threadCount)), "train_samples": .number(Double(trainCount)),
             "validation_samples": .number(Double(trainData.count - trainCount)),
             "test_samples": .number(Double(data.test.count)), "parameters": .number(Double(net.parameterCount)),
-            "footprint": .bool(tracker != nil),
+            "footprint": .bool(tracker != nil), "limit": limit.map { .number(Double($0)) } ?? .null,
+            "momentum": .number(Double(momentum)), "nesterov": .bool(nesterov),
         ]
         let folder = try RunFolder(path: runDir, record: RunRecord(
             runID: "", model: description.name, dataset: dataset, config: config, host: settings.configuration.host,
@@ -136,13 +141,22 @@ struct Train: ParsableCommand {
               + "\(formatCount(trainCount)) train / \(formatCount(trainData.count - trainCount)) validation / "
               + "\(formatCount(data.test.count)) test, batch \(batchSize), \(opt.name), \(threadCount) thread(s) -> \(folder.path)")
 
+        try runFit(net, data: data, trainData: trainData, folder: folder, tracker: tracker, settings: settings,
+                   epochs: epochs, batchSize: batchSize, validationSplit: validationSplit, seed: seed)
+    }
+
+    /// Trains from `position` with the hooks connected, then evaluates and closes the run.
+    func runFit(_ net: Sequential, data: Dataset, trainData: LabeledImages, folder: RunFolder, tracker: EnergyTracker?,
+                settings: FootprintSettings, epochs: Int, batchSize: Int, validationSplit: Double, seed: UInt64,
+                from start: TrainingPosition = TrainingPosition()) throws {
         installInterruptHandlers()
         let session = TrainingSession(model: net, folder: folder, tracker: tracker, carbon: settings.carbon,
                                       flopsPerSample: net.flopsPerSample.training, seed: seed)
+        session.position = start
+        session.resumedSamples = start.samples
         let result = net.fit(trainData, epochs: epochs, batchSize: batchSize, validationSplit: validationSplit,
-                             shuffle: true, seed: seed, observer: session, position: { session.position = $0 })
+                             shuffle: true, seed: seed, from: start, observer: session, position: { session.position = $0 })
         if let error = session.failure { throw error }
-
         switch result.outcome {
         case .completed:
             let t0 = Date()
@@ -171,6 +185,56 @@ struct Train: ParsableCommand {
         }
     }
 
+    /// `--resume RUN_DIR`: the run's own settings from run.json, the weights, optimiser state
+    /// and position from model.safetensors; the run folder gains the remaining epochs.
+    func resumeRun(_ path: String) throws {
+        let runJSON = path + "/run.json", checkpoint = path + "/model.safetensors"
+        guard FileManager.default.fileExists(atPath: runJSON) else {
+            throw DataError(path: runJSON, message: "no run to resume (expected a run folder written by fmctl train)", exitCode: 66)
+        }
+        let folder = try RunFolder(reopening: path)
+        let config = folder.record.config
+        guard folder.record.status != .completed else {
+            throw UsageError(message: "--resume \(path): the run is already completed")
+        }
+        func number(_ key: String) throws -> Double {
+            guard case let .number(v)? = config[key] else {
+                throw DataError(path: runJSON, message: "config.\(key) is missing; expected a run written by fmctl train", exitCode: 65)
+            }
+            return v
+        }
+        func string(_ key: String) throws -> String {
+            guard case let .string(v)? = config[key] else {
+                throw DataError(path: runJSON, message: "config.\(key) is missing; expected a run written by fmctl train", exitCode: 65)
+            }
+            return v
+        }
+        let (net, metadata) = try ModelCheckpoint.load(path: checkpoint)
+        guard let json = metadata["position"], let start = try? JSONDecoder().decode(TrainingPosition.self, from: Data(json.utf8)) else {
+            throw DataError(path: checkpoint, message: "no training position in the metadata; expected a checkpoint written by fmctl train", exitCode: 65)
+        }
+        let epochs = Int(try number("epochs")), batchSize = Int(try number("batch_size"))
+        let split = try number("validation_split"), seed = UInt64(try number("seed"))
+        let datasetName = try string("dataset")
+        let threadCount = try threads ?? Int(number("threads"))
+        BLAS.setThreads(threadCount)
+        let data = try Dataset.load(directory: Dataset.directory(for: datasetName))
+        var trainData = data.train
+        if case let .number(n)? = config["limit"] { trainData = trainData.prefix(min(Int(n), trainData.count)) }
+
+        let (settings, tracker) = try footprint.makeTracker()
+        defer { tracker?.stop() }
+        try footprint.start(tracker, settings: settings)
+        try folder.update {
+            $0.status = .running
+            $0.statusReason = "resumed at epoch \(start.epoch + 1), batch \(start.batch)"
+            $0.measurement = tracker?.provenance ?? $0.measurement
+        }
+        print("fmctl train: resuming \(folder.record.model) in \(path) at epoch \(start.epoch + 1), batch \(start.batch) of \(epochs) epochs")
+        try runFit(net, data: data, trainData: trainData, folder: folder, tracker: tracker, settings: settings,
+                   epochs: epochs, batchSize: batchSize, validationSplit: split, seed: seed, from: start)
+    }
+
     func installInterruptHandlers() {
         for sig in [SIGINT, SIGTERM] {
             signal(sig) { _ in
@@ -193,6 +257,8 @@ final class TrainingSession: TrainingObserver {
     let seed: UInt64
     let progress = ProgressPrinter()
     var position = TrainingPosition()
+    /// Samples of the first epoch done before a resume (counted in the earlier session).
+    var resumedSamples = 0
     var failure: (any Error)?
     private var phases: [String: EnergyMeasurement] = [:]
 
@@ -233,10 +299,12 @@ final class TrainingSession: TrainingObserver {
         attempt {
             let m = try tracker?.endWindow("epoch-\(logs.epoch)")
             let record = EpochRecord(
-                epoch: logs.epoch, measurement: m, durationSeconds: logs.seconds, phases: phases, samples: logs.samples,
+                epoch: logs.epoch, measurement: m, durationSeconds: logs.seconds, phases: phases,
+                samples: logs.samples - resumedSamples,
                 metrics: EpochMetrics(trainLoss: logs.loss, trainAccuracy: logs.accuracy,
                                       valLoss: logs.validationLoss, valAccuracy: logs.validationAccuracy),
-                flops: Double(flopsPerSample * logs.samples), carbon: carbon, interrupted: logs.interrupted)
+                flops: Double(flopsPerSample * (logs.samples - resumedSamples)), carbon: carbon, interrupted: logs.interrupted)
+            resumedSamples = 0
             let stored = try folder.recordEpoch(record, powerSamples: tracker?.drainPowerSamples() ?? [],
                                                 powerDomains: tracker?.domains)
             suffix = m == nil ? "" : RunReport.progressSuffix(stored)
@@ -249,7 +317,9 @@ final class TrainingSession: TrainingObserver {
     /// model.safetensors with the weights, the optimiser state and where training stands.
     func saveCheckpoint(at where_: TrainingPosition? = nil) throws {
         let p = where_ ?? position
-        let json = (try? JSONEncoder().encode(p)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let json = (try? encoder.encode(p)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         try ModelCheckpoint.save(model, to: folder.path + "/model.safetensors",
                                  metadata: ["position": json, "seed": String(seed)])
     }
