@@ -43,7 +43,7 @@ let package = Package(
         .executableTarget(name: "fmctl-bench", dependencies: ["Tensor", "Models", "CSGEMMBench"]),
 
         // MARK: - Tests
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTensorKernels"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models"]),
         .testTarget(name: "FootprintTests", dependencies: ["Footprint"]),
         .testTarget(name: "EndToEndTests", dependencies: ["fmctl", "Models"]),

@@ -254,8 +254,8 @@ func syntheticImages(count: Int, height: Int = 8, width: Int = 8, classes: Int =
 }
 
 @Suite struct LayerFusionTests {
-    /// The fused first block trains exactly like the layer-by-layer path for a few steps
-    /// (forward bit-identical; weight gradients equal to rounding, so parameters stay close).
+    /// The fused first block trains like the layer-by-layer path for a few steps (forward and
+    /// weight gradients equal to rounding, so the parameters stay close).
     @Test func fusedConvPool_trainsLikeUnfused() throws {
         let data = syntheticImages(count: 96, height: 10, width: 10)
         let d = ModelDescription(name: "t", inputShape: [10, 10, 1], layers: [
@@ -268,7 +268,7 @@ func syntheticImages(count: Int, height: Int = 8, width: Int = 8, classes: Int =
         #expect((fused.layers[0] as! Conv2D).fusedPool != nil)
         #expect((plain.layers[0] as! Conv2D).fusedPool == nil)
         let before = plain.evaluate(data)
-        #expect(fused.evaluate(data).loss == before.loss)
+        #expect(abs(fused.evaluate(data).loss - before.loss) < 1e-6)
         let a = fused.fit(data, epochs: 2, batchSize: 16, seed: 3)
         let b = plain.fit(data, epochs: 2, batchSize: 16, seed: 3)
         #expect(abs(a.history[1].loss - b.history[1].loss) < 1e-4)

@@ -1,0 +1,256 @@
+#include "tensor_kernels.h"
+
+/* Each kernel body is written once as an always-inline function over plain loops of 8
+ * channels (which the compiler turns into vector code), then instantiated for AVX2+FMA and
+ * for the baseline; the public entry point picks one on first use. */
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* Top-left input element of pooled cell (b, py, px)'s first window position. 32-bit
+ * division: cells are counted per batch, far below 2^31, and 64-bit idiv costs twice as
+ * much on the CPUs this runs on. */
+ALWAYS_INLINE const float *cell_origin(const float *inp, long cell, long ph, long pw,
+                                       long height, long width, long channels) {
+    unsigned c = (unsigned)cell, per_image = (unsigned)(ph * pw);
+    unsigned b = c / per_image, r = c - b * per_image;
+    unsigned py = r / (unsigned)pw, px = r - py * (unsigned)pw;
+    return inp + (((long)b * height + 2 * (long)py) * width + 2 * (long)px) * channels;
+}
+
+ALWAYS_INLINE void forward_body(const float *inp, const float *weight, const float *bias,
+                                float *pooled, int *winner, const long *offsets,
+                                long k, long n, long height, long width, long channels,
+                                long ph, long pw, long begin, long end) {
+    const long row_step = width * channels, col_step = channels;
+    float x[4][32];
+    for (long cell = begin; cell < end; cell++) {
+        const float *origin = cell_origin(inp, cell, ph, pw, height, width, channels);
+        for (int q = 0; q < 4; q++) {
+            const float *base = origin + (q >> 1) * row_step + (q & 1) * col_step;
+            for (long j = 0; j < k; j++) x[q][j] = base[offsets[j]];
+        }
+        for (long n0 = 0; n0 < n; n0 += 8) {
+            float a[4][8];
+            for (int q = 0; q < 4; q++)
+                for (int c = 0; c < 8; c++) a[q][c] = bias[n0 + c];
+            for (long j = 0; j < k; j++) {
+                const float *w = weight + j * n + n0;
+                for (int q = 0; q < 4; q++)
+                    for (int c = 0; c < 8; c++) a[q][c] += x[q][j] * w[c];
+            }
+            float best[8];
+            int index[8];
+            for (int c = 0; c < 8; c++) {
+                best[c] = a[0][c] > 0 ? a[0][c] : 0;
+                index[c] = 0;
+            }
+            for (int q = 1; q < 4; q++)
+                for (int c = 0; c < 8; c++) {
+                    float v = a[q][c] > 0 ? a[q][c] : 0;
+                    int wins = v > best[c];
+                    best[c] = wins ? v : best[c];
+                    index[c] = wins ? q : index[c];
+                }
+            for (int c = 0; c < 8; c++) {
+                pooled[cell * n + n0 + c] = best[c];
+                winner[cell * n + n0 + c] = index[c];
+            }
+        }
+    }
+}
+
+#define BLOCK_CELLS 16
+
+ALWAYS_INLINE void gradient_body(const float *inp, const float *dpooled, const float *pooled,
+                                 const int *winner, const long *offsets, float *acc,
+                                 long k, long n, long height, long width, long channels,
+                                 long ph, long pw, long begin, long end) {
+    const long row_step = width * channels, col_step = channels;
+    /* A block's patches and its gradient split by window position, laid out contiguously,
+     * so that every (k, 8 channels) sum stays in registers over the block, in four
+     * independent chains (one per window position). */
+    float xs[BLOCK_CELLS][4][32];
+    float ds[BLOCK_CELLS][4][8];
+    for (long first = begin; first < end; first += BLOCK_CELLS) {
+        long count = end - first < BLOCK_CELLS ? end - first : BLOCK_CELLS;
+        for (long t = 0; t < count; t++) {
+            long cell = first + t;
+            const float *origin = cell_origin(inp, cell, ph, pw, height, width, channels);
+            for (int q = 0; q < 4; q++) {
+                const float *base = origin + (q >> 1) * row_step + (q & 1) * col_step;
+                for (long j = 0; j < k; j++) xs[t][q][j] = base[offsets[j]];
+            }
+        }
+        for (long n0 = 0; n0 < n; n0 += 8) {
+            for (long t = 0; t < count; t++) {
+                long cell = first + t;
+                for (int c = 0; c < 8; c++) {
+                    long i = cell * n + n0 + c;
+                    float g = pooled[i] > 0 ? dpooled[i] : 0;
+                    acc[k * n + n0 + c] += g;
+                    for (int q = 0; q < 4; q++) ds[t][q][c] = winner[i] == q ? g : 0;
+                }
+            }
+            for (long j = 0; j < k; j++) {
+                float s0[8] = {0}, s1[8] = {0}, s2[8] = {0}, s3[8] = {0};
+                for (long t = 0; t < count; t++)
+                    for (int c = 0; c < 8; c++) {
+                        s0[c] += xs[t][0][j] * ds[t][0][c];
+                        s1[c] += xs[t][1][j] * ds[t][1][c];
+                        s2[c] += xs[t][2][j] * ds[t][2][c];
+                        s3[c] += xs[t][3][j] * ds[t][3][c];
+                    }
+                float *w = acc + j * n + n0;
+                for (int c = 0; c < 8; c++) w[c] += (s0[c] + s1[c]) + (s2[c] + s3[c]);
+            }
+        }
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_AVX2_PATH 1
+
+/* The same loops with AVX2 intrinsics: 8 channels in one register, one FMA per patch
+ * element and window position (the compiler does not vectorise the plain version well). */
+__attribute__((target("avx2,fma")))
+static void forward_avx2(const float *inp, const float *weight, const float *bias, float *pooled, int *winner,
+                         const long *offsets, long k, long n, long height, long width, long channels,
+                         long ph, long pw, long begin, long end) {
+    const long row_step = width * channels, col_step = channels;
+    float x[4][32];
+    const __m256 zero = _mm256_setzero_ps();
+    for (long cell = begin; cell < end; cell++) {
+        const float *origin = cell_origin(inp, cell, ph, pw, height, width, channels);
+        for (int q = 0; q < 4; q++) {
+            const float *base = origin + (q >> 1) * row_step + (q & 1) * col_step;
+            for (long j = 0; j < k; j++) x[q][j] = base[offsets[j]];
+        }
+        for (long n0 = 0; n0 < n; n0 += 8) {
+            __m256 a0 = _mm256_loadu_ps(bias + n0), a1 = a0, a2 = a0, a3 = a0;
+            for (long j = 0; j < k; j++) {
+                __m256 w = _mm256_loadu_ps(weight + j * n + n0);
+                a0 = _mm256_fmadd_ps(_mm256_set1_ps(x[0][j]), w, a0);
+                a1 = _mm256_fmadd_ps(_mm256_set1_ps(x[1][j]), w, a1);
+                a2 = _mm256_fmadd_ps(_mm256_set1_ps(x[2][j]), w, a2);
+                a3 = _mm256_fmadd_ps(_mm256_set1_ps(x[3][j]), w, a3);
+            }
+            __m256 best = _mm256_max_ps(a0, zero);
+            __m256i index = _mm256_setzero_si256();
+            __m256 v, wins;
+            v = _mm256_max_ps(a1, zero); wins = _mm256_cmp_ps(v, best, _CMP_GT_OQ);
+            best = _mm256_blendv_ps(best, v, wins);
+            index = _mm256_blendv_epi8(index, _mm256_set1_epi32(1), _mm256_castps_si256(wins));
+            v = _mm256_max_ps(a2, zero); wins = _mm256_cmp_ps(v, best, _CMP_GT_OQ);
+            best = _mm256_blendv_ps(best, v, wins);
+            index = _mm256_blendv_epi8(index, _mm256_set1_epi32(2), _mm256_castps_si256(wins));
+            v = _mm256_max_ps(a3, zero); wins = _mm256_cmp_ps(v, best, _CMP_GT_OQ);
+            best = _mm256_blendv_ps(best, v, wins);
+            index = _mm256_blendv_epi8(index, _mm256_set1_epi32(3), _mm256_castps_si256(wins));
+            _mm256_storeu_ps(pooled + cell * n + n0, best);
+            _mm256_storeu_si256((__m256i *)(winner + cell * n + n0), index);
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void gradient_avx2(const float *inp, const float *dpooled, const float *pooled, const int *winner,
+                          const long *offsets, float *acc, long k, long n, long height, long width, long channels,
+                          long ph, long pw, long begin, long end) {
+    const long row_step = width * channels, col_step = channels;
+    float xs[BLOCK_CELLS][4][32];
+    __m256 ds[BLOCK_CELLS][4];
+    const __m256 zero = _mm256_setzero_ps();
+    for (long first = begin; first < end; first += BLOCK_CELLS) {
+        long count = end - first < BLOCK_CELLS ? end - first : BLOCK_CELLS;
+        for (long t = 0; t < count; t++) {
+            long cell = first + t;
+            const float *origin = cell_origin(inp, cell, ph, pw, height, width, channels);
+            for (int q = 0; q < 4; q++) {
+                const float *base = origin + (q >> 1) * row_step + (q & 1) * col_step;
+                for (long j = 0; j < k; j++) xs[t][q][j] = base[offsets[j]];
+            }
+        }
+        for (long n0 = 0; n0 < n; n0 += 8) {
+            __m256 dbias = _mm256_loadu_ps(acc + k * n + n0);
+            for (long t = 0; t < count; t++) {
+                long i = (first + t) * n + n0;
+                __m256 g = _mm256_loadu_ps(dpooled + i);
+                g = _mm256_and_ps(g, _mm256_cmp_ps(_mm256_loadu_ps(pooled + i), zero, _CMP_GT_OQ));
+                dbias = _mm256_add_ps(dbias, g);
+                __m256i win = _mm256_loadu_si256((const __m256i *)(winner + i));
+                for (int q = 0; q < 4; q++)
+                    ds[t][q] = _mm256_and_ps(g, _mm256_castsi256_ps(_mm256_cmpeq_epi32(win, _mm256_set1_epi32(q))));
+            }
+            _mm256_storeu_ps(acc + k * n + n0, dbias);
+            for (long j = 0; j < k; j++) {
+                __m256 s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+                for (long t = 0; t < count; t++) {
+                    s0 = _mm256_fmadd_ps(_mm256_set1_ps(xs[t][0][j]), ds[t][0], s0);
+                    s1 = _mm256_fmadd_ps(_mm256_set1_ps(xs[t][1][j]), ds[t][1], s1);
+                    s2 = _mm256_fmadd_ps(_mm256_set1_ps(xs[t][2][j]), ds[t][2], s2);
+                    s3 = _mm256_fmadd_ps(_mm256_set1_ps(xs[t][3][j]), ds[t][3], s3);
+                }
+                float *w = acc + j * n + n0;
+                _mm256_storeu_ps(w, _mm256_add_ps(_mm256_loadu_ps(w),
+                                 _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))));
+            }
+        }
+    }
+}
+#endif
+
+static void forward_generic(const float *inp, const float *weight, const float *bias, float *pooled, int *winner,
+                            const long *offsets, long k, long n, long h, long w, long c, long ph, long pw, long b, long e) {
+    forward_body(inp, weight, bias, pooled, winner, offsets, k, n, h, w, c, ph, pw, b, e);
+}
+
+static void gradient_generic(const float *inp, const float *dpooled, const float *pooled, const int *winner,
+                             const long *offsets, float *acc, long k, long n, long h, long w, long c,
+                             long ph, long pw, long b, long e) {
+    gradient_body(inp, dpooled, pooled, winner, offsets, acc, k, n, h, w, c, ph, pw, b, e);
+}
+
+/* Decided once at load time, before any thread can call the kernels. */
+static int avx2_fma = 0;
+
+__attribute__((constructor)) static void detect_cpu(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+}
+
+static inline int has_avx2_fma(void) { return avx2_fma; }
+
+int fm_kernels_use_avx2(int enabled) {
+    int before = avx2_fma;
+#if defined(__x86_64__) || defined(__i386__)
+    avx2_fma = enabled && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    return before;
+}
+
+void fm_conv_relu_pool_forward(const float *inp, const float *weight, const float *bias,
+                               float *pooled, int *winner, const long *offsets,
+                               long k, long n, long height, long width, long channels,
+                               long ph, long pw, long begin, long end) {
+#if HAVE_AVX2_PATH
+    if (has_avx2_fma())
+        forward_avx2(inp, weight, bias, pooled, winner, offsets, k, n, height, width, channels, ph, pw, begin, end);
+    else
+#endif
+        forward_generic(inp, weight, bias, pooled, winner, offsets, k, n, height, width, channels, ph, pw, begin, end);
+}
+
+void fm_conv_relu_pool_weight_gradient(const float *inp, const float *dpooled, const float *pooled,
+                                       const int *winner, const long *offsets, float *acc,
+                                       long k, long n, long height, long width, long channels,
+                                       long ph, long pw, long begin, long end) {
+#if HAVE_AVX2_PATH
+    if (has_avx2_fma())
+        gradient_avx2(inp, dpooled, pooled, winner, offsets, acc, k, n, height, width, channels, ph, pw, begin, end);
+    else
+#endif
+        gradient_generic(inp, dpooled, pooled, winner, offsets, acc, k, n, height, width, channels, ph, pw, begin, end);
+}
