@@ -34,7 +34,8 @@ train: release
 
 # libFuzzer harnesses (Fuzz/ package) for the IDX, safetensors, powercap and model JSON parsers,
 # each run for FUZZ_SECONDS from the seeds in Fuzz/corpus/. New inputs and crashes go to
-# fuzz-artifacts/ (git-ignored); a crash stops `make fuzz` and becomes a regression test.
+# fuzz-artifacts/ (git-ignored); a crash fails `make fuzz` (after the other harnesses) and
+# becomes a regression test.
 FUZZ_SECONDS ?= 60
 FUZZ_HARNESSES = idx safetensors powercap model-json
 FUZZ_OUT = fuzz-artifacts
@@ -53,11 +54,13 @@ fuzz: setup
 		grep -E "^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)" $(FUZZ_OUT)/$$h.log; \
 	done; test -z "$$failed" || { echo "crashes in:$$failed (inputs under $(FUZZ_OUT)/crashes/)"; exit 1; }
 
-# The tests under AddressSanitizer (EndToEndTests, which run the built binary, excluded), and
-# the Footprint tests, whose sampler runs on its own thread, under ThreadSanitizer.
+# The tests under AddressSanitizer, and the Footprint tests (the energy sampler runs on its own
+# thread) under ThreadSanitizer; scripts/*san-suppressions.txt say what is suppressed and why.
 test-sanitize: setup
-	$(SWIFT) test --sanitize=address --scratch-path .build-asan --skip EndToEndTests
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter FootprintTests
+	LSAN_OPTIONS="suppressions=$(CURDIR)/scripts/lsan-suppressions.txt" \
+		$(SWIFT) test --sanitize=address --scratch-path .build-asan
+	TSAN_OPTIONS="suppressions=$(CURDIR)/scripts/tsan-suppressions.txt" \
+		$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter FootprintTests
 
 clean:
 	rm -rf .build Examples/.build Fuzz/.build .build-asan .build-tsan

@@ -77,9 +77,9 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     /// 2^15 a Conv2D kernel (kh * kw * cin * filters) stays below 2^63 for any input a
     /// description can give, so the layers' size arithmetic cannot overflow.
     public static let maximumSize = 1 << 15
-    /// Largest parameter count: 2^28 float32 is 1 GiB of weights (4 GiB with gradients and
-    /// Adam's two moments), far beyond anything trained on a CPU here.
-    public static let maximumParameters = 1 << 28
+    /// Largest parameter count: 2^26 float32 is 256 MiB of weights (1 GiB with gradients and
+    /// Adam's two moments), a hundred times the built-in CNN.
+    public static let maximumParameters = 1 << 26
     /// Largest number of values one sample gives any layer (its input, output or Conv2D patch
     /// matrix): 2^24 float32 is 64 MiB per sample, before a batch multiplies it.
     public static let maximumValuesPerSample = 1 << 24
