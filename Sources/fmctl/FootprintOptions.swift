@@ -69,7 +69,23 @@ struct FootprintOptions: ParsableArguments {
     func makeTracker(directory: String = FileManager.default.currentDirectoryPath) throws -> (FootprintSettings, EnergyTracker?) {
         let settings = try settings(directory: directory)
         guard settings.enabled else { return (settings, nil) }
-        return (settings, EnergyTracker(configuration: settings.configuration))
+        let tracker = EnergyTracker(configuration: settings.configuration)
+        try checkNamedTree(tracker)
+        return (settings, tracker)
+    }
+
+    /// A powercap tree the user named (`--powercap-root` or `FMCTL_POWERCAP_ROOT`) is input:
+    /// a counter there that holds no valid reading (empty, garbage, negative, absurd) is bad
+    /// data, exit 65 naming the file. The system's own /sys/class/powercap is not the user's
+    /// input: a broken counter there is reported and the run falls back to the estimate, since
+    /// a firmware quirk should not stop a training run.
+    func checkNamedTree(_ tracker: EnergyTracker) throws {
+        guard powercapRoot != nil || ProcessInfo.processInfo.environment["FMCTL_POWERCAP_ROOT"] != nil else { return }
+        if let zone = tracker.inventory.zones.first(where: { $0.readError != nil && !$0.permissionDenied }) {
+            throw FootprintError.badData(
+                path: zone.energyPath,
+                expected: "a RAPL counter in microjoules (an unsigned integer); \(zone.readError ?? "unreadable")")
+        }
     }
 
     /// Prints the tracker's warnings to stderr once, starts it, and measures the idle baseline if

@@ -45,23 +45,23 @@ import Testing
         #expect(power.dropFirst().allSatisfy { $0.hasSuffix(",rapl") })
     }
 
-    /// A powercap counter file that cannot be parsed is not a zero: the run falls back to the
-    /// estimate, with one warning that names the file, and completes.
+    /// A counter file in a tree the user named that cannot be parsed is not a zero and not a
+    /// reason to guess: exit 65 with one line naming the file, before any run folder exists.
+    /// (The system's own /sys/class/powercap falls back to the estimate instead; FootprintTests
+    /// cover that path through an injected reader.)
     @Test(arguments: [("empty", ""), ("garbage", "garbage\n"), ("negative", "-5\n"), ("absurd", "99999999999999999999999999\n")])
-    func train_badPowercapFile_fallsBackToEstimate(_ case_: (name: String, contents: String)) throws {
+    func train_badPowercapFile_isBadData(_ case_: (name: String, contents: String)) throws {
         let work = try WorkFolder()
         try Datasets.synthetic(in: work.file("data"))
         let tree = try FakePowercapTree(root: work.file("powercap"), energy: case_.contents)
         let result = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "1", "--threads", "1",
                                     "--powercap-root", tree.root, "--run-dir", "run"], in: work.path)
-        expectSuccess(result)
-        #expect(result.stderrLines.count == 1, "\(result.stderr)")
-        #expect(result.stderrLines.first?.hasPrefix("warning: ") == true)
-        #expect(result.stderr.contains("energy_uj"), "the warning should name the file: \(result.stderr)")
-        let run = try work.json("run/run.json")
-        #expect((run["measurement"] as? [String: Any])?["source"] as? String == "estimate")
-        #expect((run["epochs"] as? [[String: Any]])?.first?["source"] as? String == "estimate")
-        #expect(run["status"] as? String == "completed")
+        expectUserError(result, exitCode: 65, mentions: "energy_uj")
+        #expect(!work.exists("run/run.json"))
+        // --no-footprint does not read the tree at all.
+        let off = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "1", "--threads", "1",
+                                 "--powercap-root", tree.root, "--no-footprint", "--run-dir", "off"], in: work.path)
+        expectSuccess(off)
     }
 
     /// `fmctl footprint probe` on the same broken tree says what is wrong and does not fail.
