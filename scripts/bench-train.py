@@ -19,6 +19,7 @@ ap.add_argument("--fmctl", default=".build/release/fmctl")
 ap.add_argument("--pairs", type=int, default=2)
 ap.add_argument("--threads", type=int, default=2)
 args = ap.parse_args()
+args.fmctl = os.path.abspath(args.fmctl)
 work = tempfile.mkdtemp(prefix="fmctl-bench-")
 
 
