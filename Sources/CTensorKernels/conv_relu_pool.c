@@ -17,18 +17,25 @@ ALWAYS_INLINE const float *cell_origin(const float *inp, long cell, long ph, lon
     return inp + (((long)b * height + 2 * (long)py) * width + 2 * (long)px) * channels;
 }
 
+/* The four patches (window positions, row-major) of pooled cell `cell`, K elements each. */
+ALWAYS_INLINE void gather_window(const float *inp, long cell, const long *offsets, long k,
+                                 long height, long width, long channels, long ph, long pw,
+                                 float x[4][32]) {
+    const float *origin = cell_origin(inp, cell, ph, pw, height, width, channels);
+    const long row_step = width * channels, col_step = channels;
+    for (int q = 0; q < 4; q++) {
+        const float *base = origin + (q >> 1) * row_step + (q & 1) * col_step;
+        for (long j = 0; j < k; j++) x[q][j] = base[offsets[j]];
+    }
+}
+
 ALWAYS_INLINE void forward_body(const float *inp, const float *weight, const float *bias,
                                 float *pooled, int *winner, const long *offsets,
                                 long k, long n, long height, long width, long channels,
                                 long ph, long pw, long begin, long end) {
-    const long row_step = width * channels, col_step = channels;
     float x[4][32];
     for (long cell = begin; cell < end; cell++) {
-        const float *origin = cell_origin(inp, cell, ph, pw, height, width, channels);
-        for (int q = 0; q < 4; q++) {
-            const float *base = origin + (q >> 1) * row_step + (q & 1) * col_step;
-            for (long j = 0; j < k; j++) x[q][j] = base[offsets[j]];
-        }
+        gather_window(inp, cell, offsets, k, height, width, channels, ph, pw, x);
         for (long n0 = 0; n0 < n; n0 += 8) {
             float a[4][8];
             for (int q = 0; q < 4; q++)
@@ -65,7 +72,6 @@ ALWAYS_INLINE void gradient_body(const float *inp, const float *dpooled, const f
                                  const int *winner, const long *offsets, float *acc,
                                  long k, long n, long height, long width, long channels,
                                  long ph, long pw, long begin, long end) {
-    const long row_step = width * channels, col_step = channels;
     /* A block's patches and its gradient split by window position, laid out contiguously,
      * so that every (k, 8 channels) sum stays in registers over the block, in four
      * independent chains (one per window position). */
@@ -75,11 +81,7 @@ ALWAYS_INLINE void gradient_body(const float *inp, const float *dpooled, const f
         long count = end - first < BLOCK_CELLS ? end - first : BLOCK_CELLS;
         for (long t = 0; t < count; t++) {
             long cell = first + t;
-            const float *origin = cell_origin(inp, cell, ph, pw, height, width, channels);
-            for (int q = 0; q < 4; q++) {
-                const float *base = origin + (q >> 1) * row_step + (q & 1) * col_step;
-                for (long j = 0; j < k; j++) xs[t][q][j] = base[offsets[j]];
-            }
+            gather_window(inp, cell, offsets, k, height, width, channels, ph, pw, xs[t]);
         }
         for (long n0 = 0; n0 < n; n0 += 8) {
             for (long t = 0; t < count; t++) {
@@ -117,15 +119,10 @@ __attribute__((target("avx2,fma")))
 static void forward_avx2(const float *inp, const float *weight, const float *bias, float *pooled, int *winner,
                          const long *offsets, long k, long n, long height, long width, long channels,
                          long ph, long pw, long begin, long end) {
-    const long row_step = width * channels, col_step = channels;
     float x[4][32];
     const __m256 zero = _mm256_setzero_ps();
     for (long cell = begin; cell < end; cell++) {
-        const float *origin = cell_origin(inp, cell, ph, pw, height, width, channels);
-        for (int q = 0; q < 4; q++) {
-            const float *base = origin + (q >> 1) * row_step + (q & 1) * col_step;
-            for (long j = 0; j < k; j++) x[q][j] = base[offsets[j]];
-        }
+        gather_window(inp, cell, offsets, k, height, width, channels, ph, pw, x);
         for (long n0 = 0; n0 < n; n0 += 8) {
             __m256 a0 = _mm256_loadu_ps(bias + n0), a1 = a0, a2 = a0, a3 = a0;
             for (long j = 0; j < k; j++) {
@@ -157,7 +154,6 @@ __attribute__((target("avx2,fma")))
 static void gradient_avx2(const float *inp, const float *dpooled, const float *pooled, const int *winner,
                           const long *offsets, float *acc, long k, long n, long height, long width, long channels,
                           long ph, long pw, long begin, long end) {
-    const long row_step = width * channels, col_step = channels;
     float xs[BLOCK_CELLS][4][32];
     __m256 ds[BLOCK_CELLS][4];
     const __m256 zero = _mm256_setzero_ps();
@@ -165,11 +161,7 @@ static void gradient_avx2(const float *inp, const float *dpooled, const float *p
         long count = end - first < BLOCK_CELLS ? end - first : BLOCK_CELLS;
         for (long t = 0; t < count; t++) {
             long cell = first + t;
-            const float *origin = cell_origin(inp, cell, ph, pw, height, width, channels);
-            for (int q = 0; q < 4; q++) {
-                const float *base = origin + (q >> 1) * row_step + (q & 1) * col_step;
-                for (long j = 0; j < k; j++) xs[t][q][j] = base[offsets[j]];
-            }
+            gather_window(inp, cell, offsets, k, height, width, channels, ph, pw, xs[t]);
         }
         for (long n0 = 0; n0 < n; n0 += 8) {
             __m256 dbias = _mm256_loadu_ps(acc + k * n + n0);

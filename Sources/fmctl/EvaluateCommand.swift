@@ -45,10 +45,8 @@ struct Evaluate: ParsableCommand {
             let t0 = Date()
             let r = model.evaluate(data.test, batchSize: batchSize)
             let seconds = Date().timeIntervalSince(t0)
-            let steps = (data.test.count + batchSize - 1) / batchSize
-            print("\(steps)/\(steps) \(ProgressPrinter.bar(steps, steps)) \(ProgressPrinter.duration(seconds)) "
-                  + "\(ProgressPrinter.perStep(seconds, steps: steps))"
-                  + String(format: " - accuracy: %.4f - loss: %.4f", r.accuracy, r.loss))
+            print(ProgressPrinter.evaluationLine(samples: data.test.count, batchSize: batchSize, seconds: seconds,
+                                                 accuracy: r.accuracy, loss: r.loss))
             print(String(format: "%@: %d test images, accuracy %.4f, loss %.4f, %.0f images/s",
                          path, data.test.count, r.accuracy, r.loss, Double(data.test.count) / seconds))
         }

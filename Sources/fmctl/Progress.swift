@@ -61,4 +61,11 @@ final class ProgressPrinter {
         print((live ? "\r\u{1B}[K" : "") + line + extra)
         fflush(nil)
     }
+
+    /// Keras's line after `evaluate`: `313/313 ━━━━ 1s 2ms/step - accuracy: ... - loss: ...`.
+    static func evaluationLine(samples: Int, batchSize: Int, seconds: Double, accuracy: Double, loss: Double) -> String {
+        let steps = (samples + batchSize - 1) / batchSize
+        return "\(steps)/\(steps) \(bar(steps, steps)) \(duration(seconds)) \(perStep(seconds, steps: steps))"
+            + String(format: " - accuracy: %.4f - loss: %.4f", accuracy, loss)
+    }
 }

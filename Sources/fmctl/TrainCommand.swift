@@ -162,10 +162,8 @@ struct Train: ParsableCommand {
             let t0 = Date()
             let test = net.evaluate(data.test, batchSize: batchSize)
             let seconds = Date().timeIntervalSince(t0)
-            let steps = (data.test.count + batchSize - 1) / batchSize
-            print("\(steps)/\(steps) \(ProgressPrinter.bar(steps, steps)) \(ProgressPrinter.duration(seconds)) "
-                  + "\(ProgressPrinter.perStep(seconds, steps: steps))"
-                  + String(format: " - accuracy: %.4f - loss: %.4f", test.accuracy, test.loss))
+            print(ProgressPrinter.evaluationLine(samples: data.test.count, batchSize: batchSize, seconds: seconds,
+                                                 accuracy: test.accuracy, loss: test.loss))
             try session.saveCheckpoint()
             try folder.finish(status: .completed, test: TestMetrics(loss: test.loss, accuracy: test.accuracy),
                               measurement: tracker?.provenance)

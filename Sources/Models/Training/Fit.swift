@@ -140,22 +140,30 @@ extension Sequential {
         return FitResult(history: history, outcome: .completed)
     }
 
-    /// Mean loss and accuracy over `range` of the data (all of it by default), forward only.
-    public func evaluate(_ data: any LabeledBatchSource, range: Range<Int>? = nil, batchSize: Int = 32) -> (loss: Double, accuracy: Double) {
-        let range = range ?? 0..<data.count
-        guard !range.isEmpty else { return (.nan, .nan) }
+    /// Runs `body(batch, first)` for consecutive batches of `range`, each already filled into
+    /// the input and label buffers (`first` is the batch's offset in `range`).
+    func forEachBatch(_ data: any LabeledBatchSource, range: Range<Int>, batchSize: Int, _ body: (Int, Int) -> Void) {
         prepare(maxBatch: max(maxBatch, batchSize))
         var indices = [Int](repeating: 0, count: batchSize)
-        var lossSum = 0.0, correct = 0
         var lo = range.lowerBound
         while lo < range.upperBound {
             let n = min(batchSize, range.upperBound - lo)
             for i in 0..<n { indices[i] = lo + i }
             indices.withUnsafeBufferPointer { fill(data, indices: UnsafeBufferPointer(rebasing: $0[0..<n])) }
+            body(n, lo - range.lowerBound)
+            lo += n
+        }
+    }
+
+    /// Mean loss and accuracy over `range` of the data (all of it by default), forward only.
+    public func evaluate(_ data: any LabeledBatchSource, range: Range<Int>? = nil, batchSize: Int = 32) -> (loss: Double, accuracy: Double) {
+        let range = range ?? 0..<data.count
+        guard !range.isEmpty else { return (.nan, .nan) }
+        var lossSum = 0.0, correct = 0
+        forEachBatch(data, range: range, batchSize: batchSize) { n, _ in
             let r = evaluateStep(batch: n)
             lossSum += r.lossSum
             correct += r.correct
-            lo += n
         }
         return (lossSum / Double(range.count), Double(correct) / Double(range.count))
     }
@@ -163,18 +171,10 @@ extension Sequential {
     /// Class probabilities (count, classes) for the samples in `range`.
     public func predict(_ data: any LabeledBatchSource, range: Range<Int>? = nil, batchSize: Int = 32) -> Tensor {
         let range = range ?? 0..<data.count
-        prepare(maxBatch: max(maxBatch, batchSize))
         var out = [Float](repeating: 0, count: range.count * outputCount)
-        var indices = [Int](repeating: 0, count: batchSize)
-        var lo = range.lowerBound
-        while lo < range.upperBound {
-            let n = min(batchSize, range.upperBound - lo)
-            for i in 0..<n { indices[i] = lo + i }
-            indices.withUnsafeBufferPointer { fill(data, indices: UnsafeBufferPointer(rebasing: $0[0..<n])) }
+        forEachBatch(data, range: range, batchSize: batchSize) { n, first in
             let p = predictStep(batch: n)
-            let base = (lo - range.lowerBound) * outputCount
-            out.withUnsafeMutableBufferPointer { ($0.baseAddress! + base).update(from: p, count: n * outputCount) }
-            lo += n
+            out.withUnsafeMutableBufferPointer { ($0.baseAddress! + first * outputCount).update(from: p, count: n * outputCount) }
         }
         return Tensor(shape: [range.count, outputCount], scalars: out)
     }
