@@ -38,17 +38,20 @@ struct Evaluate: ParsableCommand {
             BLAS.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
             let path = checkpointPath(checkpoint)
             let (model, _) = try ModelCheckpoint.load(path: path)
-            let data = try Dataset.load(directory: Dataset.directory(for: dataset))
-            guard data.test.sampleShape.reduce(1, *) == model.inputCount else {
-                throw DataError(path: Dataset.directory(for: dataset), message: "images of shape \(data.test.sampleShape) do not fit the model's input \(model.inputShape)", exitCode: 65)
+            let test = try Dataset.loadTest(directory: Dataset.directory(for: dataset))
+            guard test.sampleShape.reduce(1, *) == model.inputCount else {
+                throw DataError(path: Dataset.directory(for: dataset), message: "images of shape \(test.sampleShape) do not fit the model's input \(model.inputShape)", exitCode: 65)
+            }
+            guard test.classCount <= max(model.outputCount, 2) else {
+                throw DataError(path: Dataset.directory(for: dataset), message: "labels go up to \(test.classCount - 1) but the model has \(model.outputCount) outputs", exitCode: 65)
             }
             let t0 = Date()
-            let r = model.evaluate(data.test, batchSize: batchSize)
+            let r = model.evaluate(test, batchSize: batchSize)
             let seconds = Date().timeIntervalSince(t0)
-            print(ProgressPrinter.evaluationLine(samples: data.test.count, batchSize: batchSize, seconds: seconds,
+            print(ProgressPrinter.evaluationLine(samples: test.count, batchSize: batchSize, seconds: seconds,
                                                  accuracy: r.accuracy, loss: r.loss))
             print(String(format: "%@: %d test images, accuracy %.4f, loss %.4f, %.0f images/s",
-                         path, data.test.count, r.accuracy, r.loss, Double(data.test.count) / seconds))
+                         path, test.count, r.accuracy, r.loss, Double(test.count) / seconds))
         }
     }
 }

@@ -22,6 +22,15 @@ import Testing
         expectSuccess(byFile)
         #expect(byFile.stdout.contains(String(format: "accuracy %.4f", trainedAccuracy)))
 
+        // A folder holding only the test split is enough for evaluate.
+        try FileManager.default.createDirectory(atPath: work.file("testonly"), withIntermediateDirectories: true)
+        for name in [IDXName.testImages, IDXName.testLabels] {
+            try FileManager.default.copyItem(atPath: Datasets.fashionMNIST + "/" + name + ".gz", toPath: work.file("testonly/" + name + ".gz"))
+        }
+        let testOnly = try Fmctl.run(["evaluate", "run", "--dataset", "testonly", "--threads", "1"], in: work.path)
+        expectSuccess(testOnly)
+        #expect(testOnly.stdout.contains(String(format: "accuracy %.4f", trainedAccuracy)))
+
         let predict = try Fmctl.run(["predict", "run", "--input", Datasets.fashionMNIST + "/" + IDXName.testImages + ".gz", "--count", "5"],
                                     in: work.path)
         expectSuccess(predict)

@@ -164,6 +164,16 @@ public struct Dataset: Sendable {
         return Dataset(train: train, test: test)
     }
 
+    /// The test split alone (`t10k-*`), for evaluation: a folder needs no training files, and
+    /// nothing is decompressed that evaluation does not read. Labels are checked for being
+    /// non-negative only; the model's output count bounds them at evaluation.
+    public static func loadTest(directory nameOrPath: String = defaultDirectory) throws(DataError) -> LabeledImages {
+        let directory = Self.directory(for: nameOrPath)
+        let testImagesPath = try find(testImagesName, in: directory)
+        let testLabelsPath = try find(testLabelsName, in: directory)
+        return try labeledImages(imagesPath: testImagesPath, labelsPath: testLabelsPath, classCount: nil)
+    }
+
     private static var standardNames: String {
         [trainImagesName, trainLabelsName, testImagesName, testLabelsName].map { $0 + "[.gz]" }.joined(separator: ", ")
     }
