@@ -22,6 +22,26 @@ public func parallelRanges(_ count: Int, parts: Int = BLAS.threads, minimumPerPa
     }
 }
 
+/// A reduction over `0..<count` split in two (at most) across the BLAS threads: each part
+/// adds into its own zeroed accumulator of `weightCount + biasCount` floats laid out
+/// [weights, bias] (`partials` holds two of them), then the parts' sums overwrite `weights`
+/// and `bias`. Used by the weight gradients, whose long dimension is the sum.
+func accumulateInTwoParts(
+    _ count: Int, minimumPerPart: Int, partials: UnsafeMutablePointer<Float>,
+    weights: UnsafeMutablePointer<Float>, weightCount: Int, bias: UnsafeMutablePointer<Float>, biasCount: Int,
+    _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void
+) {
+    let size = weightCount + biasCount
+    let parts = max(1, min(2, BLAS.threads))
+    partials.update(repeating: 0, count: parts * size)
+    parallelRanges(count, parts: parts, minimumPerPart: minimumPerPart) { range in
+        body(range, partials + (range.lowerBound == 0 ? 0 : size))
+    }
+    let second = parts > 1 ? partials + size : nil
+    for i in 0..<weightCount { weights[i] = partials[i] + (second?[i] ?? 0) }
+    for j in 0..<biasCount { bias[j] = partials[weightCount + j] + (second?[weightCount + j] ?? 0) }
+}
+
 struct UncheckedSendable<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }

@@ -116,9 +116,7 @@ public final class Conv2D: SoftmaxFusable {
         }
         let y = output.pointer
         conv2dForward(input, kernel, bias: bias, y, cols: cols.pointer, g, relu: activation == .relu)
-        if activation != .relu && !(activation == .softmax && emitsLogits) {
-            activationForward(activation, y, rows: g.patches, columns: filters)
-        }
+        if activation != .relu { activationForward(appliedActivation, y, rows: g.patches, columns: filters) }
         return UnsafePointer(y)
     }
 
@@ -131,8 +129,8 @@ public final class Conv2D: SoftmaxFusable {
                                        g, pool.poolGeometry.with(batch: batch))
             return nil
         }
-        if !(activation == .softmax && emitsLogits) && !(activation == .relu && reluMaskAppliedDownstream) {
-            activationBackward(activation, dout, output: output.pointer, rows: g.patches, columns: filters)
+        if !reluMaskAppliedDownstream {
+            activationBackward(appliedActivation, dout, output: output.pointer, rows: g.patches, columns: filters)
         }
         conv2dBackward(dout, cols: cols.pointer, kernel, dweight: dKernel, dbias: dBias,
                        dinp: inputGradient?.pointer, dcols: dcols?.pointer, workspace: workspace.pointer, g)

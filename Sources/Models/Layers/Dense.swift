@@ -57,22 +57,14 @@ public final class Dense: SoftmaxFusable {
     public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafePointer<Float> {
         self.input = input
         let y = output.pointer
-        sgemm(m: batch, n: units, k: inFeatures, a: input, b: kernel, c: y)
-        if activation == .relu {
-            biasReLUForward(y, bias, rows: batch, columns: units)
-        } else {
-            biasForward(y, bias, rows: batch, columns: units)
-            if !(activation == .softmax && emitsLogits) {
-                activationForward(activation, y, rows: batch, columns: units)
-            }
-        }
+        denseForward(input, kernel, bias, y, batch: batch, inFeatures: inFeatures, outFeatures: units,
+                     relu: activation == .relu)
+        if activation != .relu { activationForward(appliedActivation, y, rows: batch, columns: units) }
         return UnsafePointer(y)
     }
 
     public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? {
-        if !(activation == .softmax && emitsLogits) {
-            activationBackward(activation, dout, output: output.pointer, rows: batch, columns: units)
-        }
+        activationBackward(appliedActivation, dout, output: output.pointer, rows: batch, columns: units)
         denseBackward(dout, input, kernel, dweight: dKernel, dbias: dBias, dinp: inputGradient?.pointer,
                       batch: batch, inFeatures: inFeatures, outFeatures: units)
         return inputGradient?.pointer

@@ -85,17 +85,13 @@ public final class ActivationLayer: ParameterFreeLayer, SoftmaxFusable {
         let y = output.pointer
         let n = batch * outputCount
         y.update(from: input, count: n)
-        if !(activation == .softmax && emitsLogits) {
-            activationForward(activation, y, rows: n / rowLength, columns: rowLength)
-        }
+        activationForward(appliedActivation, y, rows: n / rowLength, columns: rowLength)
         return UnsafePointer(y)
     }
 
     public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? {
         let n = batch * outputCount
-        if !(activation == .softmax && emitsLogits) {
-            activationBackward(activation, dout, output: output.pointer, rows: n / rowLength, columns: rowLength)
-        }
+        activationBackward(appliedActivation, dout, output: output.pointer, rows: n / rowLength, columns: rowLength)
         return dout
     }
 }

@@ -66,6 +66,11 @@ public protocol SoftmaxFusable: Layer {
     var emitsLogits: Bool { get set }
 }
 
+extension SoftmaxFusable {
+    /// The activation this layer applies itself: none when its softmax is left to the loss.
+    var appliedActivation: Activation { activation == .softmax && emitsLogits ? .linear : activation }
+}
+
 extension Layer {
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
     public var outputCount: Int { outputShape.reduce(1, *) }

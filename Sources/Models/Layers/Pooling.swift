@@ -59,7 +59,8 @@ public final class MaxPool2D: ParameterFreeLayer {
         let g = geometry.with(batch: maxBatch)
         output = FloatBuffer(count: g.outputCount)
         argmax = Int32Buffer(count: g.outputCount)
-        inputGradient = needsInputGradient ? FloatBuffer(count: g.inputCount) : nil
+        // Fused with the convolution below, backward passes the gradient through.
+        inputGradient = needsInputGradient && !fusedWithConvolutionBelow ? FloatBuffer(count: g.inputCount) : nil
     }
 
     public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafePointer<Float> {

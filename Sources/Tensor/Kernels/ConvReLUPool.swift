@@ -62,17 +62,10 @@ public func convReLUPoolWeightGradient(
     partials: UnsafeMutablePointer<Float>, _ c: ConvGeometry, _ p: PoolGeometry
 ) {
     let k = c.patchSize, n = c.outChannels
-    let size = k * n + n
-    let parts = max(1, min(2, BLAS.threads))
-    partials.update(repeating: 0, count: parts * size)
-    let perImage = p.outHeight * p.outWidth
-    let cells = p.batch * perImage
-    parallelRanges(cells, parts: parts, minimumPerPart: 256) { range in
-        let acc = partials + (range.lowerBound == 0 ? 0 : size)
+    accumulateInTwoParts(p.batch * p.outHeight * p.outWidth, minimumPerPart: 256, partials: partials,
+                         weights: dweight, weightCount: k * n, bias: dbias, biasCount: n) { range, acc in
         fm_conv_relu_pool_weight_gradient(inp, dpooled, pooled, winner, offsets, acc, k, n,
                                           c.height, c.width, c.inChannels, p.outHeight, p.outWidth,
                                           range.lowerBound, range.upperBound)
     }
-    for i in 0..<(k * n) { dweight[i] = partials[i] + (parts > 1 ? partials[size + i] : 0) }
-    for j in 0..<n { dbias[j] = partials[k * n + j] + (parts > 1 ? partials[size + k * n + j] : 0) }
 }

@@ -1,11 +1,17 @@
-/// Dense forward: out (B, OUT) = inp (B, IN) * weight (IN, OUT) + bias (OUT).
-/// Weight is stored as Keras stores it, (in, out).
+/// Dense forward: out (B, OUT) = inp (B, IN) * weight (IN, OUT) + bias (OUT), then ReLU when
+/// `relu` (fused with the bias pass). Weight is stored as Keras stores it, (in, out).
 public func denseForward(
     _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-    _ out: UnsafeMutablePointer<Float>, batch: Int, inFeatures: Int, outFeatures: Int
+    _ out: UnsafeMutablePointer<Float>, batch: Int, inFeatures: Int, outFeatures: Int, relu: Bool = false
 ) {
     sgemm(m: batch, n: outFeatures, k: inFeatures, a: inp, b: weight, c: out)
-    if let bias { biasForward(out, bias, rows: batch, columns: outFeatures) }
+    if let bias, relu {
+        biasReLUForward(out, bias, rows: batch, columns: outFeatures)
+    } else if let bias {
+        biasForward(out, bias, rows: batch, columns: outFeatures)
+    } else if relu {
+        reluForward(out, out, count: batch * outFeatures)
+    }
 }
 
 /// Dense backward. dout is (B, OUT). Overwrites dweight (IN, OUT) = inp^T * dout and

@@ -57,13 +57,9 @@ public func smallKGEMMWeightGradient(
     dw: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, partials: UnsafeMutablePointer<Float>
 ) {
-    let size = k * n + n
-    let parts = max(1, min(2, BLAS.threads))
-    partials.update(repeating: 0, count: parts * size)
     let block = 128
-    parallelRanges(m, parts: parts, minimumPerPart: 1024) { rows in
-        let part = rows.lowerBound == 0 ? 0 : 1
-        let acc = partials + part * size
+    accumulateInTwoParts(m, minimumPerPart: 1024, partials: partials, weights: dw, weightCount: k * n,
+                         bias: dbias, biasCount: n) { rows, acc in
         for m0 in stride(from: rows.lowerBound, to: rows.upperBound, by: block) {
             let m1 = min(m0 + block, rows.upperBound)
             for n0 in stride(from: 0, to: n, by: 8) {
@@ -93,6 +89,4 @@ public func smallKGEMMWeightGradient(
             }
         }
     }
-    for i in 0..<(k * n) { dw[i] = partials[i] + (parts > 1 ? partials[size + i] : 0) }
-    for j in 0..<n { dbias[j] = partials[k * n + j] + (parts > 1 ? partials[size + k * n + j] : 0) }
 }
