@@ -13,9 +13,12 @@ build: setup
 release: setup
 	$(SWIFT) build -c release
 
+# The end-to-end tests run the release fmctl (FMCTL_BINARY): the C kernels are compiled
+# without optimisation in a debug build, which makes its full-data training runs minutes long.
 test: setup
+	$(SWIFT) build -c release --product fmctl
 	$(SWIFT) build --build-tests
-	$(SWIFT) test
+	FMCTL_BINARY=$(CURDIR)/.build/release/fmctl $(SWIFT) test
 	$(MAKE) examples
 
 # The Examples/ package uses fmctl as a library (public API only); release, since its training
@@ -25,8 +28,10 @@ examples: setup
 	Examples/.build/release/train-own-model --limit 3000 --epochs 2
 	Examples/.build/release/measure-footprint
 
+# fmctl-bench runs with the OpenBLAS thread timeout that fmctl sets for itself (idle OpenBLAS
+# workers sleep instead of spinning over the cores the C kernels use).
 bench: release
-	$(SWIFT) run -c release fmctl-bench --threads $(THREADS)
+	OPENBLAS_THREAD_TIMEOUT=4 $(SWIFT) run -c release fmctl-bench --threads $(THREADS)
 	./scripts/bench-train.py --threads $(THREADS)
 
 train: release

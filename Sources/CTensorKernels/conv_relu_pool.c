@@ -203,32 +203,12 @@ static void gradient_generic(const float *inp, const float *dpooled, const float
     gradient_body(inp, dpooled, pooled, winner, offsets, acc, k, n, h, w, c, ph, pw, b, e);
 }
 
-/* Decided once at load time, before any thread can call the kernels. */
-static int avx2_fma = 0;
-
-__attribute__((constructor)) static void detect_cpu(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-}
-
-static inline int has_avx2_fma(void) { return avx2_fma; }
-
-int fm_kernels_use_avx2(int enabled) {
-    int before = avx2_fma;
-#if defined(__x86_64__) || defined(__i386__)
-    avx2_fma = enabled && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-    return before;
-}
-
 void fm_conv_relu_pool_forward(const float *inp, const float *weight, const float *bias,
                                float *pooled, int *winner, const long *offsets,
                                long k, long n, long height, long width, long channels,
                                long ph, long pw, long begin, long end) {
 #if HAVE_AVX2_PATH
-    if (has_avx2_fma())
+    if (fm_kernels_avx2_enabled())
         forward_avx2(inp, weight, bias, pooled, winner, offsets, k, n, height, width, channels, ph, pw, begin, end);
     else
 #endif
@@ -240,7 +220,7 @@ void fm_conv_relu_pool_weight_gradient(const float *inp, const float *dpooled, c
                                        long k, long n, long height, long width, long channels,
                                        long ph, long pw, long begin, long end) {
 #if HAVE_AVX2_PATH
-    if (has_avx2_fma())
+    if (fm_kernels_avx2_enabled())
         gradient_avx2(inp, dpooled, pooled, winner, offsets, acc, k, n, height, width, channels, ph, pw, begin, end);
     else
 #endif

@@ -21,6 +21,12 @@ public final class Sequential {
     let parameterOffsets: [Int]
     /// True when the last layer's softmax is fused into the cross-entropy loss.
     private(set) var fusedSoftmax = false
+    /// Whether layers may be fused (the first conv block, Adam inside Dense's backward).
+    let fuseLayers: Bool
+    /// With Adam: the layers that update their weights during backward, with the offset of
+    /// those weights, and the parameter ranges the optimiser still updates.
+    private(set) var adamFusedLayers: [(layer: any AdamFusedLayer, offset: Int)] = []
+    private var optimizerRanges: [Range<Int>] = []
 
     // Batch workspaces, sized by `prepare(maxBatch:)`.
     private(set) var maxBatch = 0
@@ -40,6 +46,7 @@ public final class Sequential {
             throw ModelError("\(name): input shape must be positive dimensions, got \(inputShape)")
         }
         self.name = name
+        self.fuseLayers = fuseLayers
         self.inputShape = inputShape
         self.layers = layers
         var counters: [String: Int] = [:]
@@ -95,6 +102,22 @@ public final class Sequential {
         } else {
             fusedSoftmax = false
         }
+        // With Adam, a Dense layer applies the update to its kernel inside its backward
+        // pass (`denseBackwardAdam`); the optimiser updates the other ranges after it.
+        adamFusedLayers = []
+        optimizerRanges = [0..<parameterCount]
+        if fuseLayers, optimizer is Adam {
+            var ranges: [Range<Int>] = []
+            var next = 0
+            for (layer, offset) in zip(layers, parameterOffsets) {
+                guard let fusable = layer as? any AdamFusedLayer, fusable.fusedParameterCount > 0 else { continue }
+                adamFusedLayers.append((fusable, offset))
+                if offset > next { ranges.append(next..<offset) }
+                next = offset + fusable.fusedParameterCount
+            }
+            if parameterCount > next { ranges.append(next..<parameterCount) }
+            optimizerRanges = ranges
+        }
     }
 
     /// Outputs per sample (classes for a classifier).
@@ -128,12 +151,24 @@ public final class Sequential {
         let out = forward(batchInputs.pointer, batch: batch, training: true)
         let r = loss.evaluate(outputs: out, labels: batchLabels.pointer, batch: batch, classes: outputCount,
                               fused: fusedSoftmax, probabilities: probabilities.pointer, gradient: outputGradient.pointer)
+        let adam = adamFusedLayers.isEmpty ? nil : optimizer as? Adam
+        let alpha = adam?.beginStep() ?? 0
+        if let adam {
+            for (layer, offset) in adamFusedLayers { layer.fusedAdam = adam.fusedUpdate(offset: offset, alpha: alpha) }
+        }
         var g: UnsafeMutablePointer<Float>? = outputGradient.pointer
         for layer in layers.reversed() {
             guard let dout = g else { break }
             g = layer.backward(dout, batch: batch)
         }
-        optimizer.step(parameters: parameters.pointer, gradients: gradients.pointer, count: parameterCount)
+        if let adam {
+            for (layer, _) in adamFusedLayers { layer.fusedAdam = nil }
+            for range in optimizerRanges {
+                adam.update(parameters: parameters.pointer, gradients: gradients.pointer, range: range, alpha: alpha)
+            }
+        } else {
+            optimizer.step(parameters: parameters.pointer, gradients: gradients.pointer, count: parameterCount)
+        }
         return r
     }
 

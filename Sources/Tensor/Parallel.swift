@@ -5,19 +5,21 @@ import Dispatch
 /// calls, never inside one, so there is one level of threading at a time. `parts` follows
 /// the BLAS thread count (`--threads`).
 @inline(__always)
-public func parallelRanges(_ count: Int, parts: Int = BLAS.threads, minimumPerPart: Int = 4096,
+public func parallelRanges(_ count: Int, parts: Int = BLAS.threads, minimumPerPart: Int = 4096, alignment: Int = 1,
                            _ body: (Range<Int>) -> Void) {
     let p = max(1, min(parts, count / max(1, minimumPerPart)))
     if p == 1 {
         body(0..<count)
         return
     }
+    // Part boundaries at multiples of `alignment` (the last part takes the remainder).
+    @Sendable func bound(_ i: Int) -> Int { i == p ? count : count * i / p / alignment * alignment }
     // The parts write disjoint ranges of caller-owned buffers, so sharing `body` across
     // the workers is safe even though the compiler cannot prove it.
     withoutActuallyEscaping(body) { body in
         let shared = UncheckedSendable(body)
         DispatchQueue.concurrentPerform(iterations: p) { i in
-            shared.value((count * i / p)..<(count * (i + 1) / p))
+            shared.value(bound(i)..<bound(i + 1))
         }
     }
 }

@@ -30,7 +30,8 @@ let arguments = CommandLine.arguments.dropFirst()
 let threads = arguments.firstIndex(of: "--threads").flatMap { Int(arguments[$0 + 1]) } ?? 2
 let skipEpoch = arguments.contains("--no-epoch")
 BLAS.setThreads(threads)
-print("fmctl-bench  OpenBLAS core \(BLAS.coreName), \(threads) thread(s)")
+print("fmctl-bench  OpenBLAS core \(BLAS.coreName), \(threads) thread(s), OPENBLAS_THREAD_TIMEOUT="
+      + (ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"] ?? "unset (fmctl sets 4)"))
 
 // MARK: - sgemm 1024^3: Swift wrapper vs C
 
@@ -92,13 +93,21 @@ report("relu backward 26x26x32", best(20) { reluBackward(dy.pointer, output: y.p
 report("maxpool fwd", best(20) { maxPoolForward(y.pointer, pooled.pointer, argmax: argmax.pointer, pg) })
 report("maxpool bwd", best(20) { maxPoolBackward(pooled.pointer, argmax: argmax.pointer, dpool.pointer, pg) })
 report("maxpool bwd + relu mask", best(20) { maxPoolBackward(pooled.pointer, argmax: argmax.pointer, dpool.pointer, pg, reluMask: pooled.pointer) })
-report("dense fwd 5408x128", best(20) { sgemm(m: batch, n: hidden, k: flat, a: dx.pointer, b: w1.pointer, c: h.pointer) }, flop: denseFlop)
-report("dense dW 5408x128", best(20) { sgemm(transposeA: true, m: flat, n: hidden, k: batch, a: dx.pointer, b: dh.pointer, c: dw1.pointer) }, flop: denseFlop)
-report("dense dX 5408x128", best(20) { sgemm(transposeB: true, m: batch, n: flat, k: hidden, a: dh.pointer, b: w1.pointer, c: dx.pointer) }, flop: denseFlop)
+report("dense fwd sgemm 5408x128", best(20) { sgemm(m: batch, n: hidden, k: flat, a: dx.pointer, b: w1.pointer, c: h.pointer) }, flop: denseFlop)
+report("dense fwd own kernel", best(20) { denseForward(dx.pointer, w1.pointer, nil, h.pointer, batch: batch, inFeatures: flat, outFeatures: hidden) }, flop: denseFlop)
+report("dense dW sgemm", best(20) { sgemm(transposeA: true, m: flat, n: hidden, k: batch, a: dx.pointer, b: dh.pointer, c: dw1.pointer) }, flop: denseFlop)
+report("dense dX sgemm", best(20) { sgemm(transposeB: true, m: batch, n: flat, k: hidden, a: dh.pointer, b: w1.pointer, c: dx.pointer) }, flop: denseFlop)
 let params = filled(693_962), grads = filled(693_962)
 let adam = Adam()
 adam.allocate(count: 693_962)
 report("adam step 693,962", best(20) { adam.step(parameters: params.pointer, gradients: grads.pointer, count: 693_962) })
+let fm = filled(flat * hidden), fv = filled(flat * hidden), fdx = filled(batch * flat), fdb = filled(hidden), scratch = FloatBuffer(count: denseBackwardAdamScratchCount(maxBatch: batch, outFeatures: hidden))
+for i in 0..<(flat * hidden) { fv.pointer[i] = abs(fv.pointer[i]) }
+report("dense dW+dX+adam fused", best(20) {
+    denseBackwardAdam(dh.pointer, dx.pointer, weight: w1.pointer, m: fm.pointer, v: fv.pointer, dbias: fdb.pointer, dinp: fdx.pointer,
+                      scratch: scratch.pointer, batch: batch, inFeatures: flat, outFeatures: hidden,
+                      alpha: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-7)
+}, flop: 2 * denseFlop)
 
 // MARK: - One training step of the reference CNN, layer by layer
 
@@ -109,7 +118,7 @@ do {
     for i in 0..<(batch * 784) { input.pointer[i] = abs(input.pointer[i]) }
     let grad = filled(batch * 10)
     var outputs: [UnsafePointer<Float>] = []
-    print("training step by layer, batch 32 (best of 20)")
+    print("training step by layer, batch 32 (best of 20; Dense backward without its fused Adam, see above)")
     for (i, layer) in model.layers.enumerated() {
         let x = i == 0 ? UnsafePointer(input.pointer) : outputs[i - 1]
         let t = best(20) { _ = layer.forward(x, batch: batch, training: true) }

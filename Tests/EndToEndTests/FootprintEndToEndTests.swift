@@ -3,17 +3,18 @@ import Testing
 
 /// `fmctl train` measuring through a powercap tree the test controls.
 @Suite struct FootprintEndToEndTests {
-    /// A package-0 counter advancing at 60 W, with a 30 J range so it wraps every half second:
-    /// fmctl reports `rapl` energy whose average power is 60 W within 2 % (the writer thread's
-    /// staleness of about a millisecond at each boundary is the only error source).
+    /// A package-0 counter advancing at 60 W, with a 15 J range so it wraps every quarter
+    /// second: fmctl reports `rapl` energy whose average power is 60 W within 2 % (the writer
+    /// thread's staleness of about a millisecond at each boundary is the only error source).
+    /// The mlp's epoch on the full training set lasts 2-3 s in a release build, several wraps.
     @Test func train_fakeRAPL_reportsCounterEnergy() throws {
         let work = try WorkFolder()
-        try Datasets.fashionMNISTSubset(in: work.file("data"), train: 20_000, test: 100)
+        try Datasets.fashionMNISTSubset(in: work.file("data"), train: 60_000, test: 100)
         let watts = 60.0
-        let range: UInt64 = 30_000_000
-        // A declared 240 W maximum wraps 30 J in 0.125 s: fmctl must sample at least every 0.0625 s.
+        let range: UInt64 = 15_000_000
+        // A declared 120 W maximum wraps 15 J in 0.125 s: fmctl must sample at least every 0.0625 s.
         let tree = try FakePowercapTree(root: work.file("powercap"), energy: "1000000\n", maxRangeMicrojoules: range,
-                                        maxPowerMicrowatts: 240_000_000)
+                                        maxPowerMicrowatts: 120_000_000)
         let counter = PoweredCounter(path: tree.energyPath, watts: watts, maxRangeMicrojoules: range)
         counter.start()
         let result = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "1", "--threads", "1",

@@ -276,4 +276,45 @@ func syntheticImages(count: Int, height: Int = 8, width: Int = 8, classes: Int =
     }
 }
 
-func maxAbsDiffModels(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? 0 }
+extension LayerFusionTests {
+    /// With Adam, Dense layers update their kernels inside backward (`denseBackwardAdam`) and
+    /// the optimiser updates the rest; training matches the separate gradient + Adam path
+    /// to rounding, including the step count the checkpoints save.
+    @Test func adamInsideDenseBackward_trainsLikeSeparateSteps() throws {
+        let data = syntheticImages(count: 100, height: 6, width: 6)
+        func model(fuse: Bool) throws -> Sequential {
+            let m = try Sequential(inputShape: [6, 6, 1], layers: [
+                Flatten(), Dense(units: 40, activation: .relu), Dropout(rate: 0.1), Dense(units: 3, activation: .softmax),
+            ], seed: 2, fuseLayers: fuse)
+            m.compile(optimizer: Adam(learningRate: 0.005))
+            return m
+        }
+        let fused = try model(fuse: true), plain = try model(fuse: false)
+        let a = fused.fit(data, epochs: 3, batchSize: 16, validationSplit: 0.2, seed: 5)
+        let b = plain.fit(data, epochs: 3, batchSize: 16, validationSplit: 0.2, seed: 5)
+        #expect(fused.adamFusedLayers.map(\.offset) == [0, 36 * 40 + 40])
+        #expect(plain.adamFusedLayers.isEmpty)
+        #expect((fused.layers[1] as! Dense).fusedAdam == nil)  // set for the backward pass only
+        #expect(fused.optimizer.stepCount == plain.optimizer.stepCount && fused.optimizer.stepCount == 15)
+        #expect(abs(a.history[2].loss - b.history[2].loss) < 1e-4)
+        #expect(maxAbsDiffModels(fused.flatParameters, plain.flatParameters) < 1e-4)
+        // Training moved the weights well beyond that tolerance.
+        let untrained = try model(fuse: true)
+        #expect(maxAbsDiffModels(fused.flatParameters, untrained.flatParameters) > 1e-2)
+        // SGD has no fused path: the layers go back to gradients only.
+        fused.compile(optimizer: SGD())
+        #expect(fused.adamFusedLayers.isEmpty)
+    }
+}
+
+/// The largest |a - b|, NaN when a pair differs by NaN (so that every comparison fails).
+func maxAbsDiffModels(_ a: [Float], _ b: [Float]) -> Float {
+    precondition(a.count == b.count)
+    var largest: Float = 0
+    for (x, y) in zip(a, b) {
+        let d = abs(x - y)
+        if d.isNaN { return .nan }
+        largest = max(largest, d)
+    }
+    return largest
+}

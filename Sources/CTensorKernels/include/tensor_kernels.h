@@ -30,6 +30,28 @@ void fm_conv_relu_pool_weight_gradient(const float *inp, const float *dpooled, c
                                        long pooled_height, long pooled_width,
                                        long cell_begin, long cell_end);
 
+/* Dense backward fused with Keras's Adam update of the kernel (dense_adam.c), over kernel
+ * rows [row_begin, row_end): dx[b, i] = sum_o dy[b, o] w[i, o] with the weights before the
+ * update (skipped when dx is NULL), g[i, o] = sum_b x[b, i] dy[b, o], then Adam on w, m, v
+ * with g (the constants as in fm_adam_update). The gradient is never stored.
+ * x (batch, in), dy (batch, out), w, m, v (in, out), dx (batch, in);
+ * dyt: dy transposed and zero-padded, (out, padded) with padded = batch rounded up to 8
+ * (fm_transpose_pad). Disjoint row ranges may run on different threads. */
+void fm_dense_backward_adam(const float *x, const float *dy, const float *dyt, float *w, float *m, float *v,
+                            float *dx, long batch, long in, long out, long padded,
+                            long row_begin, long row_end, float alpha, float c1, float c2, float eps);
+
+/* dst (columns, padded_rows) = src (rows, columns) transposed, rows [rows, padded_rows) zero. */
+void fm_transpose_pad(const float *src, long rows, long columns, float *dst, long padded_rows);
+
+/* Dense forward over output columns [col_begin, col_end) (dense_forward.c):
+ * y (batch, out) = x (batch, in) w (in, out) + bias (NULL: none), then max(0, .) if relu. */
+void fm_dense_forward(const float *x, const float *w, const float *bias, float *y,
+                      long batch, long in, long out, int relu, long col_begin, long col_end);
+
+/* Whether the AVX2+FMA versions run (the CPU has them and no test turned them off). */
+int fm_kernels_avx2_enabled(void);
+
 /* Turns the AVX2+FMA versions off (0) or back on where the CPU has them (1); returns the
  * previous setting. For tests of the baseline versions. */
 int fm_kernels_use_avx2(int enabled);

@@ -2,7 +2,7 @@ import Tensor
 
 /// A fully connected layer: `activation(x * kernel + bias)`, kernel (in, units) as Keras
 /// stores it, Glorot-uniform kernel and zero bias.
-public final class Dense: SoftmaxFusable {
+public final class Dense: SoftmaxFusable, AdamFusedLayer {
     public let typeName = "Dense"
     public var name = "dense"
     public let units: Int
@@ -13,6 +13,9 @@ public final class Dense: SoftmaxFusable {
     private var kernel: UnsafeMutablePointer<Float>!, bias: UnsafeMutablePointer<Float>!
     private var dKernel: UnsafeMutablePointer<Float>!, dBias: UnsafeMutablePointer<Float>!
     private var output: FloatBuffer!, inputGradient: FloatBuffer?
+    private var transposedGradient: FloatBuffer!
+    var fusedAdam: FusedAdamUpdate?
+    var fusedParameterCount: Int { inFeatures * units }
     private var input: UnsafePointer<Float>!
 
     public init(units: Int, activation: Activation = .linear) {
@@ -51,6 +54,7 @@ public final class Dense: SoftmaxFusable {
     public func allocate(maxBatch: Int, needsInputGradient: Bool) {
         output = FloatBuffer(count: maxBatch * units)
         inputGradient = needsInputGradient ? FloatBuffer(count: maxBatch * inFeatures) : nil
+        transposedGradient = FloatBuffer(count: denseBackwardAdamScratchCount(maxBatch: maxBatch, outFeatures: units))
     }
 
     // input (B, IN) -> output (B, UNITS)
@@ -65,8 +69,15 @@ public final class Dense: SoftmaxFusable {
 
     public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? {
         activationBackward(appliedActivation, dout, output: output.pointer, rows: batch, columns: units)
-        denseBackward(dout, input, kernel, dweight: dKernel, dbias: dBias, dinp: inputGradient?.pointer,
-                      batch: batch, inFeatures: inFeatures, outFeatures: units)
+        if let a = fusedAdam {
+            // The kernel is updated here; its slice of the gradient array is not written.
+            denseBackwardAdam(dout, input, weight: kernel, m: a.m, v: a.v, dbias: dBias, dinp: inputGradient?.pointer,
+                              scratch: transposedGradient.pointer, batch: batch, inFeatures: inFeatures,
+                              outFeatures: units, alpha: a.alpha, beta1: a.beta1, beta2: a.beta2, epsilon: a.epsilon)
+        } else {
+            denseBackward(dout, input, kernel, dweight: dKernel, dbias: dBias, dinp: inputGradient?.pointer,
+                          batch: batch, inFeatures: inFeatures, outFeatures: units)
+        }
         return inputGradient?.pointer
     }
 

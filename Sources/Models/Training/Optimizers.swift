@@ -41,12 +41,47 @@ public final class Adam: Optimizer {
     public var stateArrays: [(name: String, buffer: FloatBuffer)] { [("m", m), ("v", v)] }
 
     public func step(parameters w: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, count: Int) {
+        let alpha = beginStep()
+        update(parameters: w, gradients: g, range: 0..<count, alpha: alpha)
+    }
+
+    /// Counts a step and returns its alpha (the learning rate with both bias corrections);
+    /// `step` is `beginStep` then `update` over every parameter. A model whose layers update
+    /// their own weights during backward (`AdamFusedLayer`) updates the rest by range.
+    func beginStep() -> Float {
         stepCount += 1
         let t = Double(stepCount)
-        let alpha = Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
-        adamUpdate(parameters: w, gradients: g, m: m.pointer, v: v.pointer, count: count,
+        return Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
+    }
+
+    /// The update of parameters `range` (indices into the flat arrays) for a step begun by
+    /// `beginStep`.
+    func update(parameters w: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, range: Range<Int>, alpha: Float) {
+        let o = range.lowerBound
+        adamUpdate(parameters: w + o, gradients: g + o, m: m.pointer + o, v: v.pointer + o, count: range.count,
                    alpha: alpha, beta1: beta1, beta2: beta2, epsilon: epsilon)
     }
+
+    /// What a layer needs to apply this step's update to its weights itself, the weights
+    /// starting at `offset` in the flat arrays.
+    func fusedUpdate(offset: Int, alpha: Float) -> FusedAdamUpdate {
+        FusedAdamUpdate(m: m.pointer + offset, v: v.pointer + offset, alpha: alpha, beta1: beta1, beta2: beta2, epsilon: epsilon)
+    }
+}
+
+/// One Adam step's state and constants for a layer that updates its own weights during
+/// backward: the moments of its weights and the step's alpha.
+struct FusedAdamUpdate {
+    let m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
+    let alpha: Float, beta1: Float, beta2: Float, epsilon: Float
+}
+
+/// A layer that can update its leading `fusedParameterCount` parameters with Adam inside
+/// its backward pass (the rest of its parameters are left to the optimiser).
+protocol AdamFusedLayer: Layer {
+    /// Set by the model before each training step's backward pass; nil: gradients only.
+    var fusedAdam: FusedAdamUpdate? { get set }
+    var fusedParameterCount: Int { get }
 }
 
 /// Stochastic gradient descent, Keras's form (lr 0.01): plain `w -= lr * g`; with momentum

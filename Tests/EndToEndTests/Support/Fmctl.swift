@@ -24,8 +24,9 @@ struct FmctlResult {
 
 /// Runs the built `fmctl` binary, as a user would, in a working folder of the test's choosing.
 enum Fmctl {
-    /// The binary next to the test bundle (`swift test` builds both into one products folder),
-    /// or `$FMCTL_BINARY`, or `.build/debug/fmctl` under the package root.
+    /// `$FMCTL_BINARY` (`make test` points it at the release build), or the binary next to
+    /// the test bundle (`swift test` builds both into one products folder), or
+    /// `.build/debug/fmctl` under the package root.
     static let binary: String = {
         var candidates: [String] = []
         if let explicit = ProcessInfo.processInfo.environment["FMCTL_BINARY"] { candidates.append(explicit) }
