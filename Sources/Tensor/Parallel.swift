@@ -1,47 +1,67 @@
 import Dispatch
 
-/// Splits `0..<count` into `parts` contiguous ranges and runs them on Dispatch's workers;
-/// used by the memory-bound kernels (Adam, the small-K convolution GEMMs) between BLAS
-/// calls, never inside one, so there is one level of threading at a time. `parts` follows
-/// the BLAS thread count (`--threads`).
+/// Splits `0..<count` into `parts * chunksPerPart` contiguous ranges and runs them on
+/// Dispatch's workers; used by the C kernels between BLAS calls, never inside one, so there
+/// is one level of threading at a time. `parts` follows the BLAS thread count (`--threads`);
+/// more chunks than parts let a worker whose core the host stalls hand the rest over.
 @inline(__always)
 public func parallelRanges(_ count: Int, parts: Int = BLAS.threads, minimumPerPart: Int = 4096, alignment: Int = 1,
-                           _ body: (Range<Int>) -> Void) {
-    let p = max(1, min(parts, count / max(1, minimumPerPart)))
+                           chunksPerPart: Int = 1, _ body: (Range<Int>) -> Void) {
+    parallelPieces(count, pieces: parts * chunksPerPart, minimumPerPiece: minimumPerPart, alignment: alignment) { _, r in body(r) }
+}
+
+/// Splits `0..<count` into at most `pieces` contiguous ranges of at least `minimumPerPiece`
+/// (boundaries at multiples of `alignment`, the last range taking the remainder) and runs
+/// `body(index, range)` for each on Dispatch's workers, which take the next piece as they
+/// come free. One piece runs on the calling thread alone.
+public func parallelPieces(_ count: Int, pieces: Int, minimumPerPiece: Int = 1, alignment: Int = 1,
+                           _ body: (Int, Range<Int>) -> Void) {
+    let p = max(1, min(pieces, count / max(1, minimumPerPiece)))
     if p == 1 {
-        body(0..<count)
+        body(0, 0..<count)
         return
     }
-    // Part boundaries at multiples of `alignment` (the last part takes the remainder).
     @Sendable func bound(_ i: Int) -> Int { i == p ? count : count * i / p / alignment * alignment }
-    // The parts write disjoint ranges of caller-owned buffers, so sharing `body` across
+    // The pieces write disjoint ranges of caller-owned buffers, so sharing `body` across
     // the workers is safe even though the compiler cannot prove it.
     withoutActuallyEscaping(body) { body in
         let shared = UncheckedSendable(body)
         DispatchQueue.concurrentPerform(iterations: p) { i in
-            shared.value(bound(i)..<bound(i + 1))
+            shared.value(i, bound(i)..<bound(i + 1))
         }
     }
 }
 
-/// A reduction over `0..<count` split in two (at most) across the BLAS threads: each part
-/// adds into its own zeroed accumulator of `weightCount + biasCount` floats laid out
-/// [weights, bias] (`partials` holds two of them), then the parts' sums overwrite `weights`
-/// and `bias`. Used by the weight gradients, whose long dimension is the sum.
-func accumulateInTwoParts(
+/// The most partial sums `accumulateInParts` keeps (and so the most pieces it splits into).
+public let reductionParts = 8
+
+/// A reduction over `0..<count` split into up to `reductionParts` pieces (four per BLAS
+/// thread), which the workers take as they come free, so a core stalled by the host delays
+/// one piece, not half the work. Each piece adds into its own zeroed accumulator of
+/// `weightCount + biasCount` floats laid out [weights, bias] (`partials` holds
+/// `reductionParts` of them); then the pieces' sums overwrite `weights` and `bias`. Used by
+/// the weight gradients, whose long dimension is the sum.
+func accumulateInParts(
     _ count: Int, minimumPerPart: Int, partials: UnsafeMutablePointer<Float>,
     weights: UnsafeMutablePointer<Float>, weightCount: Int, bias: UnsafeMutablePointer<Float>, biasCount: Int,
     _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void
 ) {
     let size = weightCount + biasCount
-    let parts = max(1, min(2, BLAS.threads))
-    partials.update(repeating: 0, count: parts * size)
-    parallelRanges(count, parts: parts, minimumPerPart: minimumPerPart) { range in
-        body(range, partials + (range.lowerBound == 0 ? 0 : size))
+    let pieces = max(1, min(reductionParts, 4 * BLAS.threads, count / max(1, minimumPerPart)))
+    partials.update(repeating: 0, count: pieces * size)
+    parallelPieces(count, pieces: pieces) { index, range in
+        body(range, partials + size * index)
     }
-    let second = parts > 1 ? partials + size : nil
-    for i in 0..<weightCount { weights[i] = partials[i] + (second?[i] ?? 0) }
-    for j in 0..<biasCount { bias[j] = partials[weightCount + j] + (second?[weightCount + j] ?? 0) }
+    for i in 0..<weightCount {
+        var s: Float = 0
+        for piece in 0..<pieces { s += partials[piece * size + i] }
+        weights[i] = s
+    }
+    for j in 0..<biasCount {
+        var s: Float = 0
+        for piece in 0..<pieces { s += partials[piece * size + weightCount + j] }
+        bias[j] = s
+    }
 }
 
 struct UncheckedSendable<T>: @unchecked Sendable {

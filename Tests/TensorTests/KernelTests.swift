@@ -101,7 +101,7 @@ let convCases: [ConvCase] = [
         for (m, n, k) in [(5000, 32, 9), (3001, 40, 3), (700, 8, 27)] {
             let a = random(m * k, seed: 1), d = random(m * n, seed: 2)
             var dw = [Float](repeating: 0, count: k * n), db = [Float](repeating: 0, count: n)
-            var partials = [Float](repeating: 0, count: 2 * (k * n + n))
+            var partials = [Float](repeating: 0, count: reductionParts * (k * n + n))
             a.withUnsafeBufferPointer { ap in
                 d.withUnsafeBufferPointer { dp in
                     dw.withUnsafeMutableBufferPointer { wp in

@@ -44,7 +44,7 @@ public func convReLUPoolForward(
     pooled: UnsafeMutablePointer<Float>, winner: UnsafeMutablePointer<Int32>,
     offsets: UnsafePointer<Int>, _ c: ConvGeometry, _ p: PoolGeometry
 ) {
-    parallelRanges(p.batch * p.outHeight * p.outWidth, minimumPerPart: 256) { range in
+    parallelRanges(p.batch * p.outHeight * p.outWidth, minimumPerPart: 256, chunksPerPart: 4) { range in
         fm_conv_relu_pool_forward(inp, weight, bias, pooled, winner, offsets, c.patchSize, c.outChannels,
                                   c.height, c.width, c.inChannels, p.outHeight, p.outWidth,
                                   range.lowerBound, range.upperBound)
@@ -54,7 +54,7 @@ public func convReLUPoolForward(
 /// Backward of `convReLUPoolForward` for the weights: dpooled (B,PH,PW,Cout) flows to the
 /// winning position of each window when the pooled value is positive (the ReLU's mask),
 /// so dweight[k, co] = sum over windows of x_patch(winner)[k] * dpooled and dbias[co] = sum
-/// of the passed dpooled. Both overwritten. `partials` holds 2 * (K*Cout + Cout) floats.
+/// of the passed dpooled. Both overwritten. `partials` holds `reductionParts * (K*Cout + Cout)` floats.
 public func convReLUPoolWeightGradient(
     _ inp: UnsafePointer<Float>, dpooled: UnsafePointer<Float>, pooled: UnsafePointer<Float>,
     winner: UnsafePointer<Int32>, offsets: UnsafePointer<Int>,
@@ -62,7 +62,7 @@ public func convReLUPoolWeightGradient(
     partials: UnsafeMutablePointer<Float>, _ c: ConvGeometry, _ p: PoolGeometry
 ) {
     let k = c.patchSize, n = c.outChannels
-    accumulateInTwoParts(p.batch * p.outHeight * p.outWidth, minimumPerPart: 256, partials: partials,
+    accumulateInParts(p.batch * p.outHeight * p.outWidth, minimumPerPart: 256, partials: partials,
                          weights: dweight, weightCount: k * n, bias: dbias, biasCount: n) { range, acc in
         fm_conv_relu_pool_weight_gradient(inp, dpooled, pooled, winner, offsets, acc, k, n,
                                           c.height, c.width, c.inChannels, p.outHeight, p.outWidth,

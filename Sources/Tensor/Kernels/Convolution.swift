@@ -148,7 +148,7 @@ public func conv2dForward(
 
 /// Floats of scratch space `conv2dBackward` needs (per-thread partial weight gradients).
 public func conv2dBackwardWorkspaceCount(_ g: ConvGeometry) -> Int {
-    2 * (g.patchSize * g.outChannels + g.outChannels)
+    reductionParts * (g.patchSize * g.outChannels + g.outChannels)
 }
 
 /// Convolution backward. dout is (B*OH*OW, Cout) (the gradient after the activation's own

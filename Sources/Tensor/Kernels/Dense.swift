@@ -8,7 +8,7 @@ public func denseForward(
 ) {
     // Columns split across the threads, at least ~64 K multiply-adds each.
     let columnsPerPart = max(8, 65_536 / max(1, batch * inFeatures))
-    parallelRanges(outFeatures, minimumPerPart: columnsPerPart, alignment: 16) { r in
+    parallelRanges(outFeatures, minimumPerPart: columnsPerPart, alignment: 16, chunksPerPart: 4) { r in
         fm_dense_forward(inp, weight, bias, out, batch, inFeatures, outFeatures, relu ? 1 : 0, r.lowerBound, r.upperBound)
     }
 }
@@ -53,7 +53,7 @@ public func denseBackwardAdam(
     let c1 = 1 - beta1, c2 = 1 - beta2
     // At least ~64 K multiply-adds per thread, or the hand-off costs more than it saves.
     let rowsPerPart = max(1, 65_536 / max(1, 2 * batch * outFeatures))
-    parallelRanges(inFeatures, minimumPerPart: rowsPerPart, alignment: 6) { r in
+    parallelRanges(inFeatures, minimumPerPart: rowsPerPart, alignment: 6, chunksPerPart: 24) { r in
         fm_dense_backward_adam(inp, dout, scratch, weight, m, v, dinp, batch, inFeatures, outFeatures, padded,
                                r.lowerBound, r.upperBound, alpha, c1, c2, epsilon)
     }

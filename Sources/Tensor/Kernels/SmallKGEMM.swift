@@ -51,14 +51,14 @@ public func smallKGEMMBias(
 
 /// dw (K, N) = a^T * d where a is (M, K) and d is (M, N); dbias (N) = column sums of d.
 /// Both overwritten. With two threads each sums half of M into its own partial result,
-/// added at the end (`partials` holds 2 * (K*N + N) floats).
+/// added at the end (`partials` holds `reductionParts * (K*N + N)` floats).
 public func smallKGEMMWeightGradient(
     _ a: UnsafePointer<Float>, _ d: UnsafePointer<Float>,
     dw: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, partials: UnsafeMutablePointer<Float>
 ) {
     let block = 128
-    accumulateInTwoParts(m, minimumPerPart: 1024, partials: partials, weights: dw, weightCount: k * n,
+    accumulateInParts(m, minimumPerPart: 1024, partials: partials, weights: dw, weightCount: k * n,
                          bias: dbias, biasCount: n) { rows, acc in
         for m0 in stride(from: rows.lowerBound, to: rows.upperBound, by: block) {
             let m1 = min(m0 + block, rows.upperBound)
