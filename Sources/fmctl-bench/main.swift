@@ -149,23 +149,27 @@ do {
     print("step profile: skipped: \(error)")
 }
 
-// MARK: - One epoch of the reference CNN
+// MARK: - Epochs of the reference CNN
 
+// Three epochs, each timed on its own: the best is set against the best sgemm round above
+// (both "best of", the machine's capability), the median shows what a noisy moment costs.
 if !skipEpoch {
     do {
         let data = try Dataset.load()
         let model = try ModelDescription.cnn.makeModel(seed: 0)
         model.compile(optimizer: Adam())
-        let t0 = now()
-        let r = model.fit(data.train, epochs: 1, batchSize: 32, validationSplit: 0.1, seed: 0)
-        let seconds = now() - t0
-        let e = r.history[0]
-        let trainFlop = Double(model.flopsPerSample.training * e.samples)
-        print(String(format: "epoch (cnn, batch 32, 54,000 + 6,000 validation): %.2f s  (train %.2f s, validation %.2f s)",
-                     seconds, e.trainSeconds, e.validationSeconds))
-        print(String(format: "  %.0f samples/s   %.1f GFLOP/s effective   %.0f%% of sgemm 1024^3 in this run   accuracy %.4f val_accuracy %.4f",
-                     Double(e.samples) / e.trainSeconds, trainFlop / e.trainSeconds / 1e9,
-                     100 * trainFlop / e.trainSeconds / 1e9 / gemmRate, e.accuracy, e.validationAccuracy ?? .nan))
+        let r = model.fit(data.train, epochs: 3, batchSize: 32, validationSplit: 0.1, seed: 0)
+        let trainFlop = Double(model.flopsPerSample.training * r.history[0].samples)
+        for e in r.history {
+            print(String(format: "epoch %d (cnn, batch 32, 54,000 + 6,000 validation): %.2f s  (train %.2f s, validation %.2f s)  %.0f samples/s  %.1f GFLOP/s effective  %.0f%% of sgemm 1024^3  accuracy %.4f val_accuracy %.4f",
+                         e.epoch, e.seconds, e.trainSeconds, e.validationSeconds, Double(e.samples) / e.trainSeconds,
+                         trainFlop / e.trainSeconds / 1e9, 100 * trainFlop / e.trainSeconds / 1e9 / gemmRate,
+                         e.accuracy, e.validationAccuracy ?? .nan))
+        }
+        let train = r.history.map(\.trainSeconds).sorted()
+        print(String(format: "epochs: best %.2f s train = %.1f GFLOP/s effective = %.0f%% of sgemm 1024^3 in this run; median %.2f s = %.0f%%",
+                     train[0], trainFlop / train[0] / 1e9, 100 * trainFlop / train[0] / 1e9 / gemmRate,
+                     train[1], 100 * trainFlop / train[1] / 1e9 / gemmRate))
     } catch {
         print("epoch: skipped: \(error)")
     }
