@@ -1,8 +1,7 @@
 #include "tensor_kernels.h"
 
-/* Each kernel body is written once as an always-inline function over plain loops of 8
- * channels (which the compiler turns into vector code), then instantiated for AVX2+FMA and
- * for the baseline; the public entry point picks one on first use. */
+/* Each kernel exists twice: a baseline version over plain loops of 8 channels, and an
+ * AVX2+FMA version in intrinsics; the public entry point picks one by the CPU (cpu.c). */
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 

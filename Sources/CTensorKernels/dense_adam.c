@@ -2,7 +2,7 @@
 #include <math.h>
 
 /* Dense backward fused with Keras's Adam update of the kernel, one sweep over the kernel's
- * rows. For each block of ROWS rows of the kernel (input features i):
+ * rows. For each block of rows of the kernel (input features i):
  *   1. dx[b, i] = sum_o dy[b, o] * w[i, o]      (the input gradient, from the old weights)
  *   2. g[i, o]  = sum_b x[b, i] * dy[b, o]      (the weight gradient, kept in registers)
  *   3. Adam on w[i, o], m[i, o], v[i, o] with g  (while the rows are in cache)
