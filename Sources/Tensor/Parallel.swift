@@ -1,8 +1,8 @@
-import Dispatch
+import CTensorKernels
 
-/// Splits `0..<count` into `parts * chunksPerPart` contiguous ranges and runs them on
-/// Dispatch's workers; used by the C kernels between BLAS calls, never inside one, so there
-/// is one level of threading at a time. `parts` follows the BLAS thread count (`--threads`);
+/// Splits `0..<count` into `parts * chunksPerPart` contiguous ranges and runs them as
+/// `parallelPieces` does; used by the C kernels between BLAS calls, never inside one, so
+/// there is one level of threading at a time. `parts` follows the BLAS thread count (`--threads`);
 /// more chunks than parts let a worker whose core the host stalls hand the rest over.
 @inline(__always)
 public func parallelRanges(_ count: Int, parts: Int = BLAS.threads, minimumPerPart: Int = 4096, alignment: Int = 1,
@@ -12,8 +12,10 @@ public func parallelRanges(_ count: Int, parts: Int = BLAS.threads, minimumPerPa
 
 /// Splits `0..<count` into at most `pieces` contiguous ranges of at least `minimumPerPiece`
 /// (boundaries at multiples of `alignment`, the last range taking the remainder) and runs
-/// `body(index, range)` for each on Dispatch's workers, which take the next piece as they
-/// come free. One piece runs on the calling thread alone.
+/// `body(index, range)` for each on the calling thread and `BLAS.threads - 1` persistent
+/// workers (`fm_parallel_run`), which take the next piece as they come free. The workers
+/// spin briefly between kernels instead of sleeping, so a training step's kernels do not
+/// each pay a thread wake-up; a call allocates nothing. One piece runs on the calling thread.
 public func parallelPieces(_ count: Int, pieces: Int, minimumPerPiece: Int = 1, alignment: Int = 1,
                            _ body: (Int, Range<Int>) -> Void) {
     let p = max(1, min(pieces, count / max(1, minimumPerPiece)))
@@ -21,15 +23,25 @@ public func parallelPieces(_ count: Int, pieces: Int, minimumPerPiece: Int = 1, 
         body(0, 0..<count)
         return
     }
-    @Sendable func bound(_ i: Int) -> Int { i == p ? count : count * i / p / alignment * alignment }
-    // The pieces write disjoint ranges of caller-owned buffers, so sharing `body` across
-    // the workers is safe even though the compiler cannot prove it.
+    // The pieces write disjoint ranges of caller-owned buffers, so running `body` on several
+    // threads at once is safe even though the compiler cannot prove it.
     withoutActuallyEscaping(body) { body in
-        let shared = UncheckedSendable(body)
-        DispatchQueue.concurrentPerform(iterations: p) { i in
-            shared.value(i, bound(i)..<bound(i + 1))
+        var job = PieceJob(count: count, pieces: p, alignment: alignment, body: body)
+        withUnsafeMutablePointer(to: &job) { pointer in
+            fm_parallel_run(p, Int32(BLAS.threads), { context, i in
+                context!.assumingMemoryBound(to: PieceJob.self).pointee.run(i)
+            }, pointer)
         }
     }
+}
+
+/// One `parallelPieces` call, reached by the workers through a pointer.
+private struct PieceJob {
+    let count: Int, pieces: Int, alignment: Int
+    let body: (Int, Range<Int>) -> Void
+
+    func bound(_ i: Int) -> Int { i == pieces ? count : count * i / pieces / alignment * alignment }
+    func run(_ i: Int) { body(i, bound(i)..<bound(i + 1)) }
 }
 
 /// The most partial sums `accumulateInParts` keeps (and so the most pieces it splits into).
@@ -62,11 +74,6 @@ func accumulateInParts(
         for piece in 0..<pieces { s += partials[piece * size + weightCount + j] }
         bias[j] = s
     }
-}
-
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }
 
 @inline(__always) func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {

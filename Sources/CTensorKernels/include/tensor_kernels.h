@@ -49,6 +49,11 @@ void fm_transpose_pad(const float *src, long rows, long columns, float *dst, lon
 void fm_dense_forward(const float *x, const float *w, const float *bias, float *y,
                       long batch, long in, long out, int relu, long col_begin, long col_end);
 
+/* Runs body(context, i) for i in [0, pieces) on the calling thread and up to threads - 1
+ * persistent workers (pool.c), which take pieces as they come free; returns when all are
+ * done. A call made while another is running runs its pieces on the calling thread. */
+void fm_parallel_run(long pieces, int threads, void (*body)(void *, long), void *context);
+
 /* Whether the AVX2+FMA versions run (the CPU has them and no test turned them off). */
 int fm_kernels_avx2_enabled(void);
 
