@@ -25,7 +25,7 @@ struct Evaluate: ParsableCommand {
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Samples per forward pass.")
     var batchSize = 32
 
-    @Option(parsing: .unconditional, help: "OpenBLAS threads (default: the number of processors).")
+    @Option(parsing: .unconditional, help: "Threads for OpenBLAS and fmctl's own kernels (default: the number of processors).")
     var threads: Int?
 
     func validate() throws {

@@ -52,7 +52,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed for the initial weights and the shuffling.")
     var seed: UInt64 = 0
 
-    @Option(parsing: .unconditional, help: "OpenBLAS threads (default: the number of processors).")
+    @Option(parsing: .unconditional, help: "Threads for OpenBLAS and fmctl's own kernels (default: the number of processors).")
     var threads: Int?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Train on the first N training samples only.", valueName: "n"))
