@@ -75,12 +75,23 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+/* A child of fork() has none of the parent's workers: it starts its own when it needs them. */
+static void forget_workers_in_child(void) {
+    atomic_store_explicit(&workers, 0, memory_order_relaxed);
+    atomic_flag_clear_explicit(&busy, memory_order_relaxed);
+    pthread_mutex_init(&sleep_lock, NULL);
+    pthread_cond_init(&wake, NULL);
+    pthread_mutex_init(&grow_lock, NULL);
+}
+
 /* Starts workers until there are `count` (at most MAX_WORKERS); returns how many there are. */
 static int ensure_workers(int count) {
+    static int fork_handler_installed = 0;
     if (count > MAX_WORKERS) count = MAX_WORKERS;
     int have = atomic_load_explicit(&workers, memory_order_acquire);
     if (have >= count) return have;
     pthread_mutex_lock(&grow_lock);
+    if (!fork_handler_installed) fork_handler_installed = pthread_atfork(NULL, NULL, forget_workers_in_child) == 0;
     have = atomic_load_explicit(&workers, memory_order_relaxed);
     while (have < count) {
         pthread_t thread;

@@ -49,3 +49,4 @@ import Tensor
         #expect(tally.failures.withLock { $0 } == 0)
     }
 }
+
