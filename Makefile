@@ -60,12 +60,12 @@ fuzz: setup
 	done; test -z "$$failed" || { echo "crashes in:$$failed (inputs under $(FUZZ_OUT)/crashes/)"; exit 1; }
 
 # The tests under AddressSanitizer, and the Footprint tests (the energy sampler runs on its own
-# thread) under ThreadSanitizer; scripts/*san-suppressions.txt say what is suppressed and why.
+# thread) and the worker pool's tests under ThreadSanitizer; scripts/*san-suppressions.txt say what is suppressed and why.
 test-sanitize: setup
 	LSAN_OPTIONS="suppressions=$(CURDIR)/scripts/lsan-suppressions.txt" \
 		$(SWIFT) test --sanitize=address --scratch-path .build-asan
 	TSAN_OPTIONS="suppressions=$(CURDIR)/scripts/tsan-suppressions.txt" \
-		$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter FootprintTests
+		$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter "FootprintTests|ParallelTests"
 
 clean:
 	rm -rf .build Examples/.build Fuzz/.build .build-asan .build-tsan
