@@ -60,9 +60,13 @@ fuzz: setup
 	done; test -z "$$failed" || { echo "crashes in:$$failed (inputs under $(FUZZ_OUT)/crashes/)"; exit 1; }
 
 # The tests under AddressSanitizer, and the Footprint tests (the energy sampler runs on its own
-# thread) and the worker pool's tests under ThreadSanitizer; scripts/*san-suppressions.txt say what is suppressed and why.
+# thread) and the worker pool's tests under ThreadSanitizer; scripts/*san-suppressions.txt say
+# what is suppressed and why. The end-to-end tests run an optimised fmctl built with
+# AddressSanitizer (the debug build's unoptimised C kernels make its full-data training runs
+# outlast the tests' time limits).
 test-sanitize: setup
-	LSAN_OPTIONS="suppressions=$(CURDIR)/scripts/lsan-suppressions.txt" \
+	$(SWIFT) build -c release --sanitize=address --scratch-path .build-asan --product fmctl
+	LSAN_OPTIONS="suppressions=$(CURDIR)/scripts/lsan-suppressions.txt:print_suppressions=0" FMCTL_BINARY=$(CURDIR)/.build-asan/release/fmctl \
 		$(SWIFT) test --sanitize=address --scratch-path .build-asan
 	TSAN_OPTIONS="suppressions=$(CURDIR)/scripts/tsan-suppressions.txt" \
 		$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter "FootprintTests|ParallelTests"
