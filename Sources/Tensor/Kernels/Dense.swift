@@ -1,12 +1,15 @@
 import CTensorKernels
 
 /// Dense forward: out (B, OUT) = inp (B, IN) * weight (IN, OUT) + bias (OUT), then ReLU when
-/// `relu` (fused with the bias pass). Weight is stored as Keras stores it, (in, out).
+/// `relu`. Weight is stored as Keras stores it, (in, out). An own small-M GEMM in C
+/// (`fm_dense_forward`; OpenBLAS packs both operands on every call, as long as it multiplies
+/// at batch 32) with bias and ReLU in its last pass, output columns split across the threads.
+/// Twin: `Reference.dense`.
 public func denseForward(
     _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
     _ out: UnsafeMutablePointer<Float>, batch: Int, inFeatures: Int, outFeatures: Int, relu: Bool = false
 ) {
-    // Columns split across the threads, at least ~64 K multiply-adds each.
+    // Pieces of at least ~64 K multiply-adds, or the hand-off costs more than it saves.
     let columnsPerPart = max(8, 65_536 / max(1, batch * inFeatures))
     parallelRanges(outFeatures, minimumPerPart: columnsPerPart, alignment: 16, chunksPerPart: 4) { r in
         fm_dense_forward(inp, weight, bias, out, batch, inFeatures, outFeatures, relu ? 1 : 0, r.lowerBound, r.upperBound)
@@ -51,7 +54,7 @@ public func denseBackwardAdam(
     if dinp != nil { fm_transpose_pad(dout, batch, outFeatures, scratch, padded) }
     if let dbias { columnSums(dout, rows: batch, columns: outFeatures, into: dbias) }
     let c1 = 1 - beta1, c2 = 1 - beta2
-    // At least ~64 K multiply-adds per thread, or the hand-off costs more than it saves.
+    // Pieces of at least ~64 K multiply-adds, or the hand-off costs more than it saves.
     let rowsPerPart = max(1, 65_536 / max(1, 2 * batch * outFeatures))
     parallelRanges(inFeatures, minimumPerPart: rowsPerPart, alignment: 6, chunksPerPart: 24) { r in
         fm_dense_backward_adam(inp, dout, scratch, weight, m, v, dinp, batch, inFeatures, outFeatures, padded,

@@ -50,8 +50,8 @@ public func smallKGEMMBias(
 }
 
 /// dw (K, N) = a^T * d where a is (M, K) and d is (M, N); dbias (N) = column sums of d.
-/// Both overwritten. With two threads each sums half of M into its own partial result,
-/// added at the end (`partials` holds `reductionParts * (K*N + N)` floats).
+/// Both overwritten. Pieces of M each sum into their own partial result, added at the end
+/// (`partials` holds `reductionParts * (K*N + N)` floats).
 public func smallKGEMMWeightGradient(
     _ a: UnsafePointer<Float>, _ d: UnsafePointer<Float>,
     dw: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
