@@ -15,9 +15,9 @@ public func parallelRanges(_ count: Int, parts: Int = BLAS.threads, minimumPerPa
 /// `body(index, range)` for each on the calling thread and `BLAS.threads - 1` persistent
 /// workers (`fm_parallel_run`), which take the next piece as they come free. The workers
 /// spin briefly between kernels instead of sleeping, so a training step's kernels do not
-/// each pay a thread wake-up. The pool allocates nothing per call; `withoutActuallyEscaping`
-/// still boxes the closure (one 32-byte allocation a call, where Dispatch made two). One
-/// piece runs on the calling thread.
+/// each pay a thread wake-up. The pool allocates nothing per call, but
+/// `withoutActuallyEscaping` boxes the closure (one 32-byte allocation a call); the training
+/// step's kernels use `runPieces`, which needs no closure. One piece runs on the calling thread.
 public func parallelPieces(_ count: Int, pieces: Int, minimumPerPiece: Int = 1, alignment: Int = 1,
                            _ body: (Int, Range<Int>) -> Void) {
     let p = max(1, min(pieces, count / max(1, minimumPerPiece)))
@@ -33,6 +33,37 @@ public func parallelPieces(_ count: Int, pieces: Int, minimumPerPiece: Int = 1, 
             fm_parallel_run(p, Int32(BLAS.threads), { context, i in
                 context!.assumingMemoryBound(to: PieceJob.self).pointee.run(i)
             }, pointer)
+        }
+    }
+}
+
+/// `0..<count` cut into `pieces` contiguous ranges, boundaries at multiples of `alignment`
+/// (the last range takes the remainder): what `parallelPieces` and `runPieces` hand out.
+public struct PieceSplit: Sendable {
+    public let count: Int, pieces: Int, alignment: Int
+
+    /// At most `pieces` ranges of at least `minimumPerPiece`.
+    public init(_ count: Int, pieces: Int, minimumPerPiece: Int = 1, alignment: Int = 1) {
+        self.count = count
+        self.pieces = max(1, min(pieces, count / max(1, minimumPerPiece)))
+        self.alignment = alignment
+    }
+
+    public func range(_ i: Int) -> Range<Int> { bound(i)..<bound(i + 1) }
+    func bound(_ i: Int) -> Int { i == pieces ? count : count * i / pieces / alignment * alignment }
+}
+
+/// `parallelPieces` without a closure, for the kernels of the training step: `body` is a C
+/// function (a closure literal that captures nothing) that finds its arguments in `job`,
+/// which the workers reach through a pointer, so a call allocates nothing at all.
+@inline(__always)
+public func runPieces<Job>(_ job: inout Job, pieces: Int,
+                           _ body: @convention(c) (UnsafeMutableRawPointer?, Int) -> Void) {
+    withUnsafeMutablePointer(to: &job) { pointer in
+        if pieces == 1 {
+            body(pointer, 0)
+        } else {
+            fm_parallel_run(pieces, Int32(BLAS.threads), body, pointer)
         }
     }
 }
@@ -66,6 +97,14 @@ func accumulateInParts(
     parallelPieces(count, pieces: pieces) { index, range in
         body(range, partials + size * index)
     }
+    sumPartials(partials, pieces: pieces, weights: weights, weightCount: weightCount, bias: bias, biasCount: biasCount)
+}
+
+/// weights and bias = the sums of `pieces` accumulators laid out [weights, bias] one after
+/// another in `partials`.
+func sumPartials(_ partials: UnsafeMutablePointer<Float>, pieces: Int, weights: UnsafeMutablePointer<Float>,
+                 weightCount: Int, bias: UnsafeMutablePointer<Float>, biasCount: Int) {
+    let size = weightCount + biasCount
     for i in 0..<weightCount {
         var s: Float = 0
         for piece in 0..<pieces { s += partials[piece * size + i] }

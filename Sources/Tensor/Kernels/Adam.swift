@@ -11,8 +11,16 @@ public func adamUpdate(
     m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
     alpha: Float, beta1: Float, beta2: Float, epsilon: Float
 ) {
-    let c1 = 1 - beta1, c2 = 1 - beta2
-    parallelRanges(count, minimumPerPart: 65_536) { r in
-        fm_adam_update(w, g, m, v, r.lowerBound, r.upperBound, alpha, c1, c2, epsilon)
+    struct Job {
+        let w: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>
+        let m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
+        let alpha: Float, c1: Float, c2: Float, epsilon: Float, split: PieceSplit
+    }
+    let split = PieceSplit(count, pieces: BLAS.threads, minimumPerPiece: 65_536)
+    var job = Job(w: w, g: g, m: m, v: v, alpha: alpha, c1: 1 - beta1, c2: 1 - beta2, epsilon: epsilon, split: split)
+    runPieces(&job, pieces: split.pieces) { context, i in
+        let j = context!.assumingMemoryBound(to: Job.self).pointee
+        let r = j.split.range(i)
+        fm_adam_update(j.w, j.g, j.m, j.v, r.lowerBound, r.upperBound, j.alpha, j.c1, j.c2, j.epsilon)
     }
 }

@@ -44,11 +44,30 @@ public func convReLUPoolForward(
     pooled: UnsafeMutablePointer<Float>, winner: UnsafeMutablePointer<Int32>,
     offsets: UnsafePointer<Int>, _ c: ConvGeometry, _ p: PoolGeometry
 ) {
-    parallelRanges(p.batch * p.outHeight * p.outWidth, minimumPerPart: 256, chunksPerPart: 4) { range in
-        fm_conv_relu_pool_forward(inp, weight, bias, pooled, winner, offsets, c.patchSize, c.outChannels,
-                                  c.height, c.width, c.inChannels, p.outHeight, p.outWidth,
-                                  range.lowerBound, range.upperBound)
+    var job = ConvReLUPoolJob(inp: inp, weight: weight, bias: bias, pooled: pooled, winner: winner, offsets: offsets,
+                              c: c, p: p, split: PieceSplit(p.batch * p.outHeight * p.outWidth, pieces: 4 * BLAS.threads,
+                                                            minimumPerPiece: 256))
+    runPieces(&job, pieces: job.split.pieces) { context, i in
+        let j = context!.assumingMemoryBound(to: ConvReLUPoolJob.self).pointee
+        let r = j.split.range(i)
+        fm_conv_relu_pool_forward(j.inp, j.weight, j.bias, j.pooled, j.winner, j.offsets, j.c.patchSize, j.c.outChannels,
+                                  j.c.height, j.c.width, j.c.inChannels, j.p.outHeight, j.p.outWidth,
+                                  r.lowerBound, r.upperBound)
     }
+}
+
+/// The arguments of one fused-block kernel call, for the workers (`runPieces`).
+private struct ConvReLUPoolJob {
+    let inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>
+    let pooled: UnsafeMutablePointer<Float>, winner: UnsafeMutablePointer<Int32>
+    let offsets: UnsafePointer<Int>, c: ConvGeometry, p: PoolGeometry, split: PieceSplit
+}
+
+/// The arguments of one weight-gradient call; piece i adds into partials + i * (K*N + N).
+private struct ConvReLUPoolGradientJob {
+    let inp: UnsafePointer<Float>, dpooled: UnsafePointer<Float>, pooled: UnsafePointer<Float>
+    let winner: UnsafePointer<Int32>, offsets: UnsafePointer<Int>, partials: UnsafeMutablePointer<Float>
+    let c: ConvGeometry, p: PoolGeometry, split: PieceSplit
 }
 
 /// Backward of `convReLUPoolForward` for the weights: dpooled (B,PH,PW,Cout) flows to the
@@ -61,11 +80,18 @@ public func convReLUPoolWeightGradient(
     dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
     partials: UnsafeMutablePointer<Float>, _ c: ConvGeometry, _ p: PoolGeometry
 ) {
-    let k = c.patchSize, n = c.outChannels
-    accumulateInParts(p.batch * p.outHeight * p.outWidth, minimumPerPart: 256, partials: partials,
-                         weights: dweight, weightCount: k * n, bias: dbias, biasCount: n) { range, acc in
-        fm_conv_relu_pool_weight_gradient(inp, dpooled, pooled, winner, offsets, acc, k, n,
-                                          c.height, c.width, c.inChannels, p.outHeight, p.outWidth,
-                                          range.lowerBound, range.upperBound)
+    let k = c.patchSize, n = c.outChannels, size = k * n + n
+    let cells = p.batch * p.outHeight * p.outWidth
+    let split = PieceSplit(cells, pieces: min(reductionParts, 4 * BLAS.threads), minimumPerPiece: 256)
+    partials.update(repeating: 0, count: split.pieces * size)
+    var job = ConvReLUPoolGradientJob(inp: inp, dpooled: dpooled, pooled: pooled, winner: winner, offsets: offsets,
+                                      partials: partials, c: c, p: p, split: split)
+    runPieces(&job, pieces: split.pieces) { context, i in
+        let j = context!.assumingMemoryBound(to: ConvReLUPoolGradientJob.self).pointee
+        let r = j.split.range(i), size = j.c.patchSize * j.c.outChannels + j.c.outChannels
+        fm_conv_relu_pool_weight_gradient(j.inp, j.dpooled, j.pooled, j.winner, j.offsets, j.partials + i * size,
+                                          j.c.patchSize, j.c.outChannels, j.c.height, j.c.width, j.c.inChannels,
+                                          j.p.outHeight, j.p.outWidth, r.lowerBound, r.upperBound)
     }
+    sumPartials(partials, pieces: split.pieces, weights: dweight, weightCount: k * n, bias: dbias, biasCount: n)
 }

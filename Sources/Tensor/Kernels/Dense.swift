@@ -9,10 +9,20 @@ public func denseForward(
     _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
     _ out: UnsafeMutablePointer<Float>, batch: Int, inFeatures: Int, outFeatures: Int, relu: Bool = false
 ) {
+    struct Job {
+        let x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?
+        let y: UnsafeMutablePointer<Float>
+        let batch: Int, inFeatures: Int, outFeatures: Int, relu: Int32, split: PieceSplit
+    }
     // Pieces of at least ~64 K multiply-adds, or the hand-off costs more than it saves.
-    let columnsPerPart = max(8, 65_536 / max(1, batch * inFeatures))
-    parallelRanges(outFeatures, minimumPerPart: columnsPerPart, alignment: 16, chunksPerPart: 4) { r in
-        fm_dense_forward(inp, weight, bias, out, batch, inFeatures, outFeatures, relu ? 1 : 0, r.lowerBound, r.upperBound)
+    let split = PieceSplit(outFeatures, pieces: 4 * BLAS.threads,
+                           minimumPerPiece: max(8, 65_536 / max(1, batch * inFeatures)), alignment: 16)
+    var job = Job(x: inp, w: weight, bias: bias, y: out, batch: batch, inFeatures: inFeatures,
+                  outFeatures: outFeatures, relu: relu ? 1 : 0, split: split)
+    runPieces(&job, pieces: split.pieces) { context, i in
+        let j = context!.assumingMemoryBound(to: Job.self).pointee
+        let r = j.split.range(i)
+        fm_dense_forward(j.x, j.w, j.bias, j.y, j.batch, j.inFeatures, j.outFeatures, j.relu, r.lowerBound, r.upperBound)
     }
 }
 
@@ -53,11 +63,24 @@ public func denseBackwardAdam(
     let padded = (batch + 7) / 8 * 8
     if dinp != nil { fm_transpose_pad(dout, batch, outFeatures, scratch, padded) }
     if let dbias { columnSums(dout, rows: batch, columns: outFeatures, into: dbias) }
-    let c1 = 1 - beta1, c2 = 1 - beta2
-    // Pieces of at least ~64 K multiply-adds, or the hand-off costs more than it saves.
-    let rowsPerPart = max(1, 65_536 / max(1, 2 * batch * outFeatures))
-    parallelRanges(inFeatures, minimumPerPart: rowsPerPart, alignment: 6, chunksPerPart: 24) { r in
-        fm_dense_backward_adam(inp, dout, scratch, weight, m, v, dinp, batch, inFeatures, outFeatures, padded,
-                               r.lowerBound, r.upperBound, alpha, c1, c2, epsilon)
+    struct Job {
+        let x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dyt: UnsafePointer<Float>
+        let w: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
+        let dx: UnsafeMutablePointer<Float>?
+        let batch: Int, inFeatures: Int, outFeatures: Int, padded: Int
+        let alpha: Float, c1: Float, c2: Float, epsilon: Float, split: PieceSplit
+    }
+    // Pieces (24 per thread, taken as the workers come free) of at least ~64 K multiply-adds,
+    // or the hand-off costs more than it saves; boundaries on the kernel's 6-row blocks.
+    let split = PieceSplit(inFeatures, pieces: 24 * BLAS.threads,
+                           minimumPerPiece: max(1, 65_536 / max(1, 2 * batch * outFeatures)), alignment: 6)
+    var job = Job(x: inp, dy: dout, dyt: scratch, w: weight, m: m, v: v, dx: dinp, batch: batch, inFeatures: inFeatures,
+                  outFeatures: outFeatures, padded: padded, alpha: alpha, c1: 1 - beta1, c2: 1 - beta2,
+                  epsilon: epsilon, split: split)
+    runPieces(&job, pieces: split.pieces) { context, i in
+        let j = context!.assumingMemoryBound(to: Job.self).pointee
+        let r = j.split.range(i)
+        fm_dense_backward_adam(j.x, j.dy, j.dyt, j.w, j.m, j.v, j.dx, j.batch, j.inFeatures, j.outFeatures, j.padded,
+                               r.lowerBound, r.upperBound, j.alpha, j.c1, j.c2, j.epsilon)
     }
 }
