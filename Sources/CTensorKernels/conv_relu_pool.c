@@ -198,6 +198,15 @@ static void forward_avx2(const float *inp, const float *weight, const float *bia
     }
 }
 
+/* w[0..32) += a0 | a1 | a2 | a3. */
+__attribute__((target("avx2,fma")))
+static inline void add32(float *w, __m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+    _mm256_storeu_ps(w, _mm256_add_ps(_mm256_loadu_ps(w), a0));
+    _mm256_storeu_ps(w + 8, _mm256_add_ps(_mm256_loadu_ps(w + 8), a1));
+    _mm256_storeu_ps(w + 16, _mm256_add_ps(_mm256_loadu_ps(w + 16), a2));
+    _mm256_storeu_ps(w + 24, _mm256_add_ps(_mm256_loadu_ps(w + 24), a3));
+}
+
 /* Blocks of 32 channels: the block's gradient split by window position, ds[t][q][v] (the
  * gradient where position q won, else 0), then for two patch elements at a time one
  * broadcast input value per cell and position feeds four channel vectors of each: eight
@@ -239,16 +248,8 @@ static void gradient_avx2_by32(const float *inp, const float *dpooled, const flo
                 b0 = _mm256_fmadd_ps(x1, ds[t][q][0], b0); b1 = _mm256_fmadd_ps(x1, ds[t][q][1], b1);
                 b2 = _mm256_fmadd_ps(x1, ds[t][q][2], b2); b3 = _mm256_fmadd_ps(x1, ds[t][q][3], b3);
             }
-        float *w = acc + j * n + n0;
-        _mm256_storeu_ps(w, _mm256_add_ps(_mm256_loadu_ps(w), a0));
-        _mm256_storeu_ps(w + 8, _mm256_add_ps(_mm256_loadu_ps(w + 8), a1));
-        _mm256_storeu_ps(w + 16, _mm256_add_ps(_mm256_loadu_ps(w + 16), a2));
-        _mm256_storeu_ps(w + 24, _mm256_add_ps(_mm256_loadu_ps(w + 24), a3));
-        w += n;
-        _mm256_storeu_ps(w, _mm256_add_ps(_mm256_loadu_ps(w), b0));
-        _mm256_storeu_ps(w + 8, _mm256_add_ps(_mm256_loadu_ps(w + 8), b1));
-        _mm256_storeu_ps(w + 16, _mm256_add_ps(_mm256_loadu_ps(w + 16), b2));
-        _mm256_storeu_ps(w + 24, _mm256_add_ps(_mm256_loadu_ps(w + 24), b3));
+        add32(acc + j * n + n0, a0, a1, a2, a3);
+        add32(acc + (j + 1) * n + n0, b0, b1, b2, b3);
     }
     for (; j < k; j++) {
         __m256 a0 = zero, a1 = zero, a2 = zero, a3 = zero;
@@ -259,11 +260,7 @@ static void gradient_avx2_by32(const float *inp, const float *dpooled, const flo
                 a0 = _mm256_fmadd_ps(x0, ds[t][q][0], a0); a1 = _mm256_fmadd_ps(x0, ds[t][q][1], a1);
                 a2 = _mm256_fmadd_ps(x0, ds[t][q][2], a2); a3 = _mm256_fmadd_ps(x0, ds[t][q][3], a3);
             }
-        float *w = acc + j * n + n0;
-        _mm256_storeu_ps(w, _mm256_add_ps(_mm256_loadu_ps(w), a0));
-        _mm256_storeu_ps(w + 8, _mm256_add_ps(_mm256_loadu_ps(w + 8), a1));
-        _mm256_storeu_ps(w + 16, _mm256_add_ps(_mm256_loadu_ps(w + 16), a2));
-        _mm256_storeu_ps(w + 24, _mm256_add_ps(_mm256_loadu_ps(w + 24), a3));
+        add32(acc + j * n + n0, a0, a1, a2, a3);
     }
 }
 

@@ -1,13 +1,12 @@
 import CTensorKernels
 
-/// Splits `0..<count` into `parts * chunksPerPart` contiguous ranges and runs them as
-/// `parallelPieces` does; used by the C kernels between BLAS calls, never inside one, so
-/// there is one level of threading at a time. `parts` follows the BLAS thread count (`--threads`);
-/// more chunks than parts let a worker whose core the host stalls hand the rest over.
+/// Splits `0..<count` into `parts` contiguous ranges and runs them as `parallelPieces` does;
+/// used by kernels between BLAS calls, never inside one, so there is one level of threading
+/// at a time. `parts` follows the BLAS thread count (`--threads`).
 @inline(__always)
-public func parallelRanges(_ count: Int, parts: Int = BLAS.threads, minimumPerPart: Int = 4096, alignment: Int = 1,
-                           chunksPerPart: Int = 1, _ body: (Range<Int>) -> Void) {
-    parallelPieces(count, pieces: parts * chunksPerPart, minimumPerPiece: minimumPerPart, alignment: alignment) { _, r in body(r) }
+public func parallelRanges(_ count: Int, parts: Int = BLAS.threads, minimumPerPart: Int = 4096,
+                           _ body: (Range<Int>) -> Void) {
+    parallelPieces(count, pieces: parts, minimumPerPiece: minimumPerPart) { _, r in body(r) }
 }
 
 /// Splits `0..<count` into at most `pieces` contiguous ranges of at least `minimumPerPiece`
@@ -47,6 +46,12 @@ public struct PieceSplit: Sendable {
         self.count = count
         self.pieces = max(1, min(pieces, count / max(1, minimumPerPiece)))
         self.alignment = alignment
+    }
+
+    /// The pieces of a weight-gradient reduction: four per BLAS thread, at most
+    /// `reductionParts` (one partial sum each, see `accumulateInParts`).
+    static func reduction(_ count: Int, minimumPerPiece: Int) -> PieceSplit {
+        PieceSplit(count, pieces: min(reductionParts, 4 * BLAS.threads), minimumPerPiece: minimumPerPiece)
     }
 
     public func range(_ i: Int) -> Range<Int> { bound(i)..<bound(i + 1) }
@@ -92,12 +97,12 @@ func accumulateInParts(
     _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void
 ) {
     let size = weightCount + biasCount
-    let pieces = max(1, min(reductionParts, 4 * BLAS.threads, count / max(1, minimumPerPart)))
-    partials.update(repeating: 0, count: pieces * size)
-    parallelPieces(count, pieces: pieces) { index, range in
+    let split = PieceSplit.reduction(count, minimumPerPiece: minimumPerPart)
+    partials.update(repeating: 0, count: split.pieces * size)
+    parallelPieces(count, pieces: split.pieces) { index, range in
         body(range, partials + size * index)
     }
-    sumPartials(partials, pieces: pieces, weights: weights, weightCount: weightCount, bias: bias, biasCount: biasCount)
+    sumPartials(partials, pieces: split.pieces, weights: weights, weightCount: weightCount, bias: bias, biasCount: biasCount)
 }
 
 /// weights and bias = the sums of `pieces` accumulators laid out [weights, bias] one after

@@ -82,7 +82,7 @@ public func convReLUPoolWeightGradient(
 ) {
     let k = c.patchSize, n = c.outChannels, size = k * n + n
     let cells = p.batch * p.outHeight * p.outWidth
-    let split = PieceSplit(cells, pieces: min(reductionParts, 4 * BLAS.threads), minimumPerPiece: 256)
+    let split = PieceSplit.reduction(cells, minimumPerPiece: 256)
     partials.update(repeating: 0, count: split.pieces * size)
     var job = ConvReLUPoolGradientJob(inp: inp, dpooled: dpooled, pooled: pooled, winner: winner, offsets: offsets,
                                       partials: partials, c: c, p: p, split: split)
