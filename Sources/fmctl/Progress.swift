@@ -26,15 +26,25 @@ final class ProgressPrinter {
         return String(repeating: "━", count: filled) + String(repeating: "─", count: width - filled)
     }
 
-    static func duration(_ s: Double) -> String {
-        s >= 3600 ? String(format: "%dh%02dm", Int(s) / 3600, Int(s) % 3600 / 60)
-            : s >= 60 ? String(format: "%dm%02ds", Int(s) / 60, Int(s) % 60) : "\(Int(s.rounded()))s"
+    /// Keras's elapsed time at the end of an epoch: whole seconds, however many (`75s`).
+    static func elapsed(_ seconds: Double) -> String { String(format: "%.0fs", seconds) }
+
+    /// Keras's ETA on the live bar: `h:mm:ss` past an hour, `m:ss` past a minute, else `Ns`.
+    static func eta(_ seconds: Double) -> String {
+        let s = Int(max(0, seconds))
+        if seconds > 3600 { return String(format: "%d:%02d:%02d", s / 3600, s % 3600 / 60, s % 60) }
+        if seconds > 60 { return String(format: "%d:%02d", s / 60, s % 60) }
+        return "\(s)s"
     }
 
+    /// Keras's `format_time`: whole seconds from one second a step (or a zero time), whole
+    /// milliseconds from one millisecond, whole microseconds below; rounded as `%.0f` does.
     static func perStep(_ seconds: Double, steps: Int) -> String {
         guard steps > 0 else { return "" }
-        let ms = seconds / Double(steps) * 1000
-        return ms >= 1 ? "\(Int(ms.rounded()))ms/step" : "\(Int((ms * 1000).rounded()))us/step"
+        let perStep = seconds / Double(steps)
+        if perStep >= 1 || perStep == 0 { return String(format: "%.0fs/step", perStep) }
+        if perStep >= 1e-3 { return String(format: "%.0fms/step", perStep * 1e3) }
+        return String(format: "%.0fus/step", perStep * 1e6)
     }
 
     func batchEnded(_ logs: BatchLogs) {
@@ -43,7 +53,7 @@ final class ProgressPrinter {
         guard logs.seconds - lastDraw >= 0.1 || logs.batch == logs.batches else { return }
         lastDraw = logs.seconds
         let eta = logs.seconds / Double(logs.batch) * Double(logs.batches - logs.batch)
-        let line = "\(logs.batch)/\(logs.batches) \(Self.bar(logs.batch, logs.batches)) \(Self.duration(eta)) \(Self.perStep(logs.seconds, steps: logs.batch))"
+        let line = "\(logs.batch)/\(logs.batches) \(Self.bar(logs.batch, logs.batches)) \(Self.eta(eta)) \(Self.perStep(logs.seconds, steps: logs.batch))"
             + String(format: " - accuracy: %.4f - loss: %.4f", logs.accuracy, logs.loss)
         print("\r\u{1B}[K" + line, terminator: "")
         fflush(nil)
@@ -52,7 +62,7 @@ final class ProgressPrinter {
     /// The finished epoch's line; `extra` carries the footprint figures.
     func epochEnded(_ logs: EpochLogs, extra: String = "") {
         let total = max(epochBatches ?? logs.batches, logs.batches)
-        var line = "\(logs.batches)/\(total) \(Self.bar(logs.batches, total)) \(Self.duration(logs.seconds)) \(Self.perStep(logs.trainSeconds, steps: logs.batches))"
+        var line = "\(logs.batches)/\(total) \(Self.bar(logs.batches, total)) \(Self.elapsed(logs.seconds)) \(Self.perStep(logs.trainSeconds, steps: logs.batches))"
         line += String(format: " - accuracy: %.4f - loss: %.4f", logs.accuracy, logs.loss)
         if let va = logs.validationAccuracy, let vl = logs.validationLoss {
             line += String(format: " - val_accuracy: %.4f - val_loss: %.4f", va, vl)
@@ -65,7 +75,7 @@ final class ProgressPrinter {
     /// Keras's line after `evaluate`: `313/313 ━━━━ 1s 2ms/step - accuracy: ... - loss: ...`.
     static func evaluationLine(samples: Int, batchSize: Int, seconds: Double, accuracy: Double, loss: Double) -> String {
         let steps = (samples + batchSize - 1) / batchSize
-        return "\(steps)/\(steps) \(bar(steps, steps)) \(duration(seconds)) \(perStep(seconds, steps: steps))"
+        return "\(steps)/\(steps) \(bar(steps, steps)) \(elapsed(seconds)) \(perStep(seconds, steps: steps))"
             + String(format: " - accuracy: %.4f - loss: %.4f", accuracy, loss)
     }
 }
