@@ -31,6 +31,7 @@ final class ProgressPrinter {
 
     /// Keras's ETA on the live bar: `h:mm:ss` past an hour, `m:ss` past a minute, else `Ns`.
     static func eta(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "?s" }
         let s = Int(max(0, seconds))
         if seconds > 3600 { return String(format: "%d:%02d:%02d", s / 3600, s % 3600 / 60, s % 60) }
         if seconds > 60 { return String(format: "%d:%02d", s / 60, s % 60) }

@@ -32,5 +32,6 @@ import Testing
         #expect(ProgressPrinter.eta(9.9) == "9s")
         #expect(ProgressPrinter.eta(75.5) == "1:15")
         #expect(ProgressPrinter.eta(3725) == "1:02:05")
+        #expect(ProgressPrinter.eta(.infinity) == "?s")   // no crash before the first timing
     }
 }
