@@ -215,6 +215,7 @@ public enum HTMLReport {
                                      connected: false, marker: .diamond, dash: 0, tone: 2))
         }
         series.removeAll { $0.points.isEmpty }
+        guard !series.isEmpty else { return empty(title, "CO2e was recorded, but no accuracy to set against it.") }
         return SVGChart.lines(ChartFrame(id: "accuracy-co2e", title: title, xLabel: "cumulative CO2e (\(unit.name))", yLabel: "accuracy (%)"),
                               series: series, yFromZero: false)
     }
@@ -239,10 +240,12 @@ public enum HTMLReport {
             references: references, integerX: true)
     }
 
-    /// A configuration value as a person writes it: `0.001`, not the Float's `0.0010000000474974513`.
+    /// A configuration value as a person writes it: `0.001`, not the Float's `0.0010000000474974513`,
+    /// and a whole number in full (`seed 1234567`, not `1.23457e+06`).
     static func configValue(_ value: JSONValue) -> String {
         switch value {
-        case let .number(number): return String(format: "%.6g", number)
+        case let .number(number):
+            return number == number.rounded() && abs(number) < 1e15 ? JSONValue.format(number) : String(format: "%.6g", number)
         case let .string(text): return text
         default: return value.rendered(pretty: false)
         }

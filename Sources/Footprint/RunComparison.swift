@@ -64,9 +64,11 @@ public struct RunComparison: Sendable {
         }
     }
 
+    /// A whole number from run.json, which a person may have edited: nil, not a trap, for a
+    /// fraction or a value beyond Int.
     static func integer(_ value: JSONValue?) -> Int? {
-        guard case let .number(number)? = value, number.isFinite else { return nil }
-        return Int(number)
+        guard case let .number(number)? = value else { return nil }
+        return Int(exactly: number)
     }
 
     // MARK: - Rendering

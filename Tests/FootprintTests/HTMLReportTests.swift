@@ -106,6 +106,27 @@ import Testing
         #expect(test.first?["data-y"] == "86")
     }
 
+    /// CO2e but no accuracy at all (a run without validation or test): a note, not empty axes.
+    @Test func accuracyChart_withoutAccuracies_isANote() {
+        var record = ReportFixtures.run(testAccuracy: nil)
+        record.epochs = record.epochs.map { epoch in
+            var epoch = epoch
+            epoch.trainAccuracy = nil
+            epoch.valAccuracy = nil
+            return epoch
+        }
+        let svg = HTMLReport.accuracyAgainstCarbon(record)
+        #expect(svg.contains("no accuracy to set against it"))
+        #expect(XMLElements(svg).all("path", className: "series").isEmpty)
+    }
+
+    @Test func configValues_keepWholeNumbersWhole() {
+        #expect(HTMLReport.configValue(.number(1_234_567)) == "1234567")
+        #expect(HTMLReport.configValue(.number(Double(Float(0.001)))) == "0.001")
+        #expect(HTMLReport.configValue(.number(0.1)) == "0.1")
+        #expect(HTMLReport.configValue(.number(-3)) == "-3")
+    }
+
     @Test func forecastChart_showsRangesAndTheActualTotal() {
         let record = ReportFixtures.run(epochJoules: [3600, 4680, 3960])   // 1, 1.3, 1.1 Wh
         let parsed = XMLElements(HTMLReport.forecastAgainstActual(record))

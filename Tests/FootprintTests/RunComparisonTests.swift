@@ -36,6 +36,16 @@ import Testing
         #expect(runs[3]["test_accuracy"] is NSNull && runs[3]["pareto_optimal"] is NSNull)
     }
 
+    /// run.json is a file a person can edit: a thread count beyond Int or with a fraction is
+    /// shown as missing, not a trap.
+    @Test func configIntegers_outOfRangeOrFractional_areMissing() {
+        #expect(RunComparison.integer(.number(2)) == 2)
+        #expect(RunComparison.integer(.number(1e20)) == nil)
+        #expect(RunComparison.integer(.number(2.5)) == nil)
+        #expect(RunComparison.integer(.number(.infinity)) == nil)
+        #expect(RunComparison.integer(.string("2")) == nil)
+    }
+
     @Test func table_andMarkdown_haveOneRowPerRunUnderTheHeader() {
         let comparison = RunComparison(records: records)
         let table = comparison.render(format: .table).split(separator: "\n").map(String.init)
