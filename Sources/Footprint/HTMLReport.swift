@@ -25,12 +25,11 @@ public enum HTMLReport {
     static func summary(_ record: RunRecord) -> String {
         let total = record.total
         let currency = record.carbon.currency.map { " " + $0 } ?? ""
-        let averagePower = total.energyJoules.flatMap { total.durationSeconds > 0 ? $0 / total.durationSeconds : nil }
         let cards: [(String, String, String)] = [
             ("Duration", HTMLPage.duration(total.durationSeconds), "\(record.epochs.count) epoch(s)"
                 + (record.plannedEpochs.map { " of \($0) planned" } ?? "")),
             ("Energy", total.energyJoules.map { "\(RunReport.figure($0)) J" } ?? "not measured",
-             total.energyKWh.map { "\(RunReport.figure($0)) kWh, avg \(RunReport.figure(averagePower, 3)) W" } ?? ""),
+             total.energyKWh.map { "\(RunReport.figure($0)) kWh, avg \(RunReport.figure(RunReport.averagePower(total), 3)) W" } ?? ""),
             ("CO2e", total.co2eGrams.map { "\(RunReport.figure($0)) g" } ?? "-",
              "at \(RunReport.figure(record.carbon.intensityGramsPerKWh)) g/kWh, PUE \(RunReport.figure(record.carbon.pue, 3))"),
             ("Cost", total.cost.map { RunReport.figure($0) + currency } ?? "-",
@@ -104,7 +103,7 @@ public enum HTMLReport {
         let header = ["epoch", "time s", "energy J", "train J", "validation J", "avg W", "CO2e g", "train acc", "val acc", "forecast kWh"]
         var out = "<section><h2>Epochs</h2>\n<table class=\"epochs\">\n<tr>" + header.map { "<th>\(escape($0))</th>" }.joined() + "</tr>\n"
         for epoch in record.epochs {
-            let cells = [String(epoch.epoch) + (epoch.interrupted ? "*" : ""), RunReport.figure(epoch.durationSeconds),
+            let cells = [epoch.label, RunReport.figure(epoch.durationSeconds),
                          RunReport.figure(epoch.energyJoules), RunReport.figure(epoch.phases["train"]?.energyJoules),
                          RunReport.figure(epoch.phases["validation"]?.energyJoules), RunReport.figure(epoch.averagePowerWatts),
                          RunReport.figure(epoch.co2eGrams), RunReport.figure(epoch.trainAccuracy), RunReport.figure(epoch.valAccuracy),
@@ -148,7 +147,7 @@ public enum HTMLReport {
         let scaled = series.map { BarSeries(name: $0.name, values: $0.values.map { $0.map { $0 / unit.factor } }) }
         return SVGChart.stackedBars(
             ChartFrame(id: "energy-phase", title: title, xLabel: "epoch", yLabel: "energy (\(unit.name))"),
-            categories: epochs.map { String($0.epoch) + ($0.interrupted ? "*" : "") }, series: scaled)
+            categories: epochs.map(\.label), series: scaled)
     }
 
     /// Energy per epoch stacked by the domains summed into the total (package, dram; or the
@@ -165,7 +164,7 @@ public enum HTMLReport {
         let unit = ScaledUnit.pick(forMaximum: maximum, from: ScaledUnit.joules)
         return SVGChart.stackedBars(
             ChartFrame(id: "energy-domain", title: title, xLabel: "epoch", yLabel: "energy (\(unit.name))"),
-            categories: epochs.map { String($0.epoch) + ($0.interrupted ? "*" : "") },
+            categories: epochs.map(\.label),
             series: zip(domains, values).map { BarSeries(name: $0, values: $1.map { $0.map { $0 / unit.factor } }) })
     }
 

@@ -125,8 +125,7 @@ public struct RunComparison: Sendable {
             }.joined() + "</tr>\n"
         }
         body += "</table>\n<p>\(XMLText.escape(legend))</p></section>\n"
-        let sources = Set(rows.compactMap { $0.source?.rawValue })
-        if sources.contains("estimate") {
+        if rows.contains(where: { $0.source == .estimate }) {
             body += "<p class=\"source\">Some energy figures are estimates (no RAPL counters); compare runs measured the same way.</p>\n"
         }
         return HTMLPage.document(title: "fmctl run comparison", body: body)
@@ -138,7 +137,7 @@ public struct RunComparison: Sendable {
         let title = "Test accuracy against CO2e (Pareto-optimal runs joined)"
         let placed = rows.filter { $0.paretoOptimal != nil }
         guard let maximum = placed.compactMap(\.co2eGrams).max() else {
-            return "<div class=\"empty\"><b>\(XMLText.escape(title))</b><br/>No run has both a test accuracy and a CO2e.</div>"
+            return HTMLReport.empty(title, "No run has both a test accuracy and a CO2e.")
         }
         let unit = ScaledUnit.pick(forMaximum: maximum, from: ScaledUnit.grams)
         func point(_ row: Row) -> ChartPoint {

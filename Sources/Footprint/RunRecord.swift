@@ -129,6 +129,9 @@ public struct EpochRecord: Codable, Sendable, Equatable {
             interrupted: interrupted)
     }
 
+    /// The epoch's number as reports show it: `3`, or `3*` for an interrupted one.
+    public var label: String { String(epoch) + (interrupted ? "*" : "") }
+
     public var metrics: EpochMetrics {
         EpochMetrics(trainLoss: trainLoss, trainAccuracy: trainAccuracy, valLoss: valLoss, valAccuracy: valAccuracy)
     }

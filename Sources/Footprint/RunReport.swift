@@ -92,6 +92,11 @@ public enum RunReport {
                  ("co2e_g_low", .number(forecast.co2eGramsLow)), ("co2e_g_high", .number(forecast.co2eGramsHigh))])
     }
 
+    /// The run's energy over its duration; nil when unmeasured or for a zero duration.
+    static func averagePower(_ total: RunTotal) -> Double? {
+        total.energyJoules.flatMap { total.durationSeconds > 0 ? $0 / total.durationSeconds : nil }
+    }
+
     static func joulesPerSample(_ total: RunTotal) -> Double? {
         guard let joules = total.energyJoules, let samples = total.samples, samples > 0 else { return nil }
         return joules / Double(samples)
@@ -131,7 +136,7 @@ public enum RunReport {
         if let joules = total.energyJoules {
             let source = record.measurement?.source.rawValue ?? "unmeasured"
             parts.append("\(figure(joules)) J (\(figure(total.energyKWh)) kWh, \(source))")
-            if total.durationSeconds > 0 { parts.append("avg \(figure(joules / total.durationSeconds)) W") }
+            if let watts = averagePower(total) { parts.append("avg \(figure(watts)) W") }
             let carbon = record.carbon
             parts.append("\(figure(total.co2eGrams)) gCO2e at \(figure(carbon.intensityGramsPerKWh)) g/kWh (\(carbon.region), PUE \(figure(carbon.pue, 3)))")
             if let cost = total.cost { parts.append("cost \(figure(cost)) \(carbon.currency ?? "")") }
@@ -167,10 +172,9 @@ public enum RunReport {
                             CSVNumber.format(epoch.energyAboveIdleJoules), epoch.source?.rawValue ?? ""])
         }
         let total = record.total
-        let averagePower = total.energyJoules.flatMap { total.durationSeconds > 0 ? $0 / total.durationSeconds : nil }
         out += CSV.row(["total", CSVNumber.format(total.durationSeconds), CSVNumber.format(total.samples),
                         CSVNumber.format(total.energyJoules), CSVNumber.format(total.energyKWh), CSVNumber.format(total.co2eGrams),
-                        CSVNumber.format(total.cost), CSVNumber.format(averagePower), "", "", "", "",
+                        CSVNumber.format(total.cost), CSVNumber.format(averagePower(total)), "", "", "", "",
                         CSVNumber.format(total.flops), CSVNumber.format(joulesPerSample(total)),
                         CSVNumber.format(flopsPerJoule(total)), CSVNumber.format(total.energyAboveIdleJoules),
                         record.measurement?.source.rawValue ?? ""])
@@ -217,7 +221,7 @@ public enum RunReport {
         let header = ["epoch", "time s", "samples", "energy J", "kWh", "CO2e g", "cost", "avg W", "J/sample", "FLOP/J",
                       "above idle J", "train loss", "train acc", "val loss", "val acc"]
         var rows: [[String]] = record.epochs.map { epoch in
-            [String(epoch.epoch) + (epoch.interrupted ? "*" : ""), figure(epoch.durationSeconds), epoch.samples.map(String.init) ?? "-",
+            [epoch.label, figure(epoch.durationSeconds), epoch.samples.map(String.init) ?? "-",
              figure(epoch.energyJoules), figure(epoch.energyKWh), figure(epoch.co2eGrams), figure(epoch.cost),
              figure(epoch.averagePowerWatts), figure(epoch.joulesPerSample), figure(epoch.flopsPerJoule),
              figure(epoch.energyAboveIdleJoules), figure(epoch.trainLoss), figure(epoch.trainAccuracy),
@@ -226,7 +230,7 @@ public enum RunReport {
         let total = record.total
         rows.append(["total", figure(total.durationSeconds), total.samples.map(String.init) ?? "-", figure(total.energyJoules),
                      figure(total.energyKWh), figure(total.co2eGrams), figure(total.cost),
-                     figure(total.energyJoules.flatMap { total.durationSeconds > 0 ? $0 / total.durationSeconds : nil }),
+                     figure(averagePower(total)),
                      figure(joulesPerSample(total)), figure(flopsPerJoule(total)), figure(total.energyAboveIdleJoules),
                      "-", "-", figure(record.test?.loss), figure(record.test?.accuracy)])
         out += table(header: header, rows: rows, markdown: markdown)
