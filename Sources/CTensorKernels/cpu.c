@@ -1,8 +1,12 @@
 #include "tensor_kernels.h"
 
-/* Whether the AVX2+FMA versions of the kernels run: decided once at load time, before any
- * thread can call a kernel, and changed afterwards only by tests (fm_kernels_use_avx2). */
+/* Whether the CPU has AVX2+FMA: decided once at load time, before any thread can call a
+ * kernel. A thread may choose the baseline kernels for itself (tests do, fm_kernels_use_avx2);
+ * the choice holds for that thread and for the pool workers running its parallel kernels
+ * (pool.c hands it over with each job), so tests running side by side do not see each
+ * other's choice. */
 static int avx2_fma = 0;
+static _Thread_local int thread_choice = -1;   /* -1: what the CPU has */
 
 __attribute__((constructor)) static void detect_cpu(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -11,12 +15,14 @@ __attribute__((constructor)) static void detect_cpu(void) {
 #endif
 }
 
-int fm_kernels_avx2_enabled(void) { return avx2_fma; }
+int fm_kernels_avx2_enabled(void) { return thread_choice < 0 ? avx2_fma : thread_choice; }
 
 int fm_kernels_use_avx2(int enabled) {
-    int before = avx2_fma;
-#if defined(__x86_64__) || defined(__i386__)
-    avx2_fma = enabled && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
+    int before = fm_kernels_avx2_enabled();
+    thread_choice = enabled && avx2_fma;
     return before;
 }
+
+int fm_kernels_thread_choice(void) { return thread_choice; }
+
+void fm_kernels_set_thread_choice(int choice) { thread_choice = choice; }

@@ -45,6 +45,7 @@ static void (*job_body)(void *, long);
 static void *job_context;
 static long job_pieces;
 static int job_participants;
+static int job_kernel_choice;     /* the caller's fm_kernels_thread_choice() */
 
 /* arg: the worker's index in the low 16 bits, above them the generation it starts from. */
 static void *worker_main(void *arg) {
@@ -66,6 +67,7 @@ static void *worker_main(void *arg) {
         }
         seen = now;
         if (index < job_participants) {
+            fm_kernels_set_thread_choice(job_kernel_choice);
             long i;
             while ((i = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed)) < job_pieces)
                 job_body(job_context, i);
@@ -123,6 +125,7 @@ void fm_parallel_run(long pieces, int threads, void (*body)(void *, long), void 
     job_context = context;
     job_pieces = pieces;
     job_participants = participants;
+    job_kernel_choice = fm_kernels_thread_choice();
     atomic_store_explicit(&next, 0, memory_order_relaxed);
     atomic_store_explicit(&checked_in, 0, memory_order_relaxed);
     pthread_mutex_lock(&sleep_lock);

@@ -1,4 +1,6 @@
+import CTensorKernels
 import Dispatch
+import Foundation
 import Synchronization
 import Testing
 import Tensor
@@ -32,6 +34,46 @@ import Tensor
         #expect(used.first?.lowerBound == 0 && used.last?.upperBound == c.count)
         #expect(zip(used, used.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
         #expect(used.dropLast().allSatisfy { $0.upperBound % c.alignment == 0 })
+    }
+
+    /// A thread that chooses the baseline kernels (as the kernel tests do) chooses them for
+    /// itself and for the workers running its pieces, and for no other thread: tests running
+    /// side by side in one process cannot switch each other's kernels.
+    @Test func kernelChoice_followsTheCallerIntoTheWorkers() {
+        let detected = fm_kernels_avx2_enabled()
+        let pieces = 200
+        func choicesSeen() -> (choices: Set<Int32>, onWorker: Bool) {
+            var seen = [Int32](repeating: -1, count: pieces), worker = [Bool](repeating: false, count: pieces)
+            let caller = pthread_self()
+            seen.withUnsafeMutableBufferPointer { s in
+                worker.withUnsafeMutableBufferPointer { w in
+                    let (sp, wp) = (s.baseAddress!, w.baseAddress!)
+                    parallelPieces(pieces, pieces: pieces) { index, _ in
+                        sp[index] = fm_kernels_avx2_enabled()
+                        wp[index] = pthread_equal(pthread_self(), caller) == 0
+                        let start = DispatchTime.now().uptimeNanoseconds   // long enough for a worker to join
+                        while DispatchTime.now().uptimeNanoseconds - start < 50_000 {}
+                    }
+                }
+            }
+            return (Set(seen), worker.contains(true))
+        }
+        let before = fm_kernels_use_avx2(0)
+        #expect(before == detected)
+        // The pool may be busy with another test's kernel (then the pieces run here alone):
+        // try until a worker took part.
+        var baseline = choicesSeen()
+        for _ in 0..<50 where !baseline.onWorker { baseline = choicesSeen() }
+        // Another thread meanwhile still has what the CPU offers.
+        let elsewhere = Atomic<Int32>(-1)
+        let other = Thread { elsewhere.store(fm_kernels_avx2_enabled(), ordering: .relaxed) }
+        other.start()
+        while elsewhere.load(ordering: .relaxed) == -1 { usleep(1000) }
+        fm_kernels_use_avx2(before)
+        #expect(baseline.choices == [0])
+        #expect(baseline.onWorker, "no piece ran on a worker, so the hand-over was not exercised")
+        #expect(elsewhere.load(ordering: .relaxed) == detected)
+        #expect(choicesSeen().choices == [detected])
     }
 
     @Test func concurrentCallers_allComplete() {

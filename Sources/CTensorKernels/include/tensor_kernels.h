@@ -54,11 +54,18 @@ void fm_dense_forward(const float *x, const float *w, const float *bias, float *
  * done. A call made while another is running runs its pieces on the calling thread. */
 void fm_parallel_run(long pieces, int threads, void (*body)(void *, long), void *context);
 
-/* Whether the AVX2+FMA versions run (the CPU has them and no test turned them off). */
+/* Whether the AVX2+FMA versions run on this thread (the CPU has them and the thread did not
+ * choose the baseline). */
 int fm_kernels_avx2_enabled(void);
 
-/* Turns the AVX2+FMA versions off (0) or back on where the CPU has them (1); returns the
- * previous setting. For tests of the baseline versions. */
+/* Turns the AVX2+FMA versions off (0) or back on where the CPU has them (1) for the calling
+ * thread and the parallel kernels it runs; returns the previous setting. For tests of the
+ * baseline versions. */
 int fm_kernels_use_avx2(int enabled);
+
+/* The calling thread's raw choice (-1: none), and setting it: how pool.c hands a caller's
+ * choice to the workers that run its pieces. */
+int fm_kernels_thread_choice(void);
+void fm_kernels_set_thread_choice(int choice);
 
 #endif
