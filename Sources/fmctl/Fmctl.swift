@@ -40,9 +40,12 @@ struct Fmctl: ParsableCommand {
 /// from 14-16 s to 12.5 s, the energy a CPU model charges for, and the epoch by a few per
 /// cent. OpenBLAS reads the variable when it is loaded, before `main`, so fmctl sets it and
 /// executes itself again, once; a value the user set is left alone, and if the exec fails
-/// fmctl simply runs as it is.
+/// fmctl simply runs as it is. Only the commands that run the model do this: the others use
+/// no BLAS, and `footprint measure` must hand the command it measures the user's environment.
 func restartWithIdleBLASThreads() {
-    guard getenv("OPENBLAS_THREAD_TIMEOUT") == nil else { return }
+    let modelCommands: Set = ["train", "evaluate", "predict"]
+    guard CommandLine.arguments.count > 1, modelCommands.contains(CommandLine.arguments[1]),
+          getenv("OPENBLAS_THREAD_TIMEOUT") == nil else { return }
     setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1)
     var argv: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) }
     argv.append(nil)

@@ -46,6 +46,22 @@ import Testing
         #expect(power.dropFirst().allSatisfy { $0.hasSuffix(",rapl") })
     }
 
+    /// `footprint measure` runs the command with the user's environment (not the OpenBLAS
+    /// setting fmctl gives itself for training), exits with its status, and records the run.
+    @Test func measure_runsTheCommandAsGivenAndRecordsIt() throws {
+        let work = try WorkFolder()
+        let result = try Fmctl.run(["footprint", "measure", "--run-dir", "m", "--",
+                                    "sh", "-c", "echo blas=${OPENBLAS_THREAD_TIMEOUT-unset}; exit 3"], in: work.path)
+        #expect(result.status == 3, "\(result.description)")
+        let expected = ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"] ?? "unset"
+        #expect(result.stdout == "blas=\(expected)\n")
+        #expect(result.stderr.contains("fmctl footprint: sh -c"))
+        let run = try work.json("m/run.json")
+        #expect(run["status"] as? String == "failed")
+        #expect((run["status_reason"] as? String)?.contains("exit status 3") == true)
+        #expect((run["measurement"] as? [String: Any])?["source"] as? String == "estimate")
+    }
+
     /// A counter file in a tree the user named that cannot be parsed is not a zero and not a
     /// reason to guess: exit 65 with one line naming the file, before any run folder exists.
     /// (The system's own /sys/class/powercap falls back to the estimate instead; FootprintTests
