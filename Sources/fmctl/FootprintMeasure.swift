@@ -32,11 +32,9 @@ struct FootprintMeasureCommand: ParsableCommand {
             let record = RunRecord(
                 runID: "", model: name, config: ["command": .array(command.map { .string($0) })],
                 host: settings.configuration.host, versions: ["footprint": FootprintVersion.string],
-                measurement: tracker?.provenance, carbon: settings.carbon, idleBaseline: tracker?.idleBaseline)
+                measurement: tracker?.provenance, carbon: settings.carbon)
             let folder = try RunFolder(path: runDirectory, record: record)
-            if try footprint.start(tracker, settings: settings) {
-                try folder.update { $0.idleBaseline = tracker?.idleBaseline; $0.measurement = tracker?.provenance }
-            }
+            try footprint.start(tracker, settings: settings, folder: folder)
 
             // Keep fmctl alive on Ctrl-C so it can record the interrupted command; a handler (unlike
             // SIG_IGN) is reset to the default in the child at exec.

@@ -88,17 +88,21 @@ struct FootprintOptions: ParsableArguments {
         }
     }
 
-    /// Prints the tracker's warnings to stderr once, starts it, and measures the idle baseline if
-    /// one was asked for. Returns true when it measured one (the run record then needs updating).
-    @discardableResult
-    func start(_ tracker: EnergyTracker?, settings: FootprintSettings) throws -> Bool {
-        guard let tracker else { return false }
+    /// Prints the tracker's warnings to stderr once, starts it, measures the idle baseline if
+    /// one was asked for, and records in the run folder what it measures with and the baseline
+    /// (a resumed run keeps its earlier baseline unless this session measured one).
+    func start(_ tracker: EnergyTracker?, settings: FootprintSettings, folder: RunFolder) throws {
+        guard let tracker else { return }
         for warning in tracker.startupWarnings { printError("warning: \(warning)") }
         tracker.start()
-        guard settings.idleBaselineSeconds > 0 else { return false }
-        printError("measuring idle baseline for \(settings.idleBaselineSeconds) s ...")
-        let baseline = try tracker.measureIdleBaseline(seconds: settings.idleBaselineSeconds)
-        printError("idle baseline: \(RunReport.figure(baseline.powerWatts)) W (\(baseline.source.rawValue))")
-        return true
+        if settings.idleBaselineSeconds > 0 {
+            printError("measuring idle baseline for \(settings.idleBaselineSeconds) s ...")
+            let baseline = try tracker.measureIdleBaseline(seconds: settings.idleBaselineSeconds)
+            printError("idle baseline: \(RunReport.figure(baseline.powerWatts)) W (\(baseline.source.rawValue))")
+        }
+        try folder.update {
+            $0.measurement = tracker.provenance
+            $0.idleBaseline = tracker.idleBaseline ?? $0.idleBaseline
+        }
     }
 }

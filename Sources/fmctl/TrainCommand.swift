@@ -132,11 +132,8 @@ struct Train: ParsableCommand {
         let folder = try RunFolder(path: runDir, record: RunRecord(
             runID: "", model: description.name, dataset: dataset, config: config, host: settings.configuration.host,
             versions: ["fmctl": Fmctl.version, "openblas_core": BLAS.coreName, "run_format": String(RunRecord.formatVersion)],
-            measurement: tracker?.provenance, carbon: settings.carbon, idleBaseline: tracker?.idleBaseline,
-            plannedEpochs: epochs))
-        if try footprint.start(tracker, settings: settings) {
-            try folder.update { $0.idleBaseline = tracker?.idleBaseline; $0.measurement = tracker?.provenance }
-        }
+            measurement: tracker?.provenance, carbon: settings.carbon, plannedEpochs: epochs))
+        try footprint.start(tracker, settings: settings, folder: folder)
         print("fmctl train: \(description.name) (\(formatCount(net.parameterCount)) parameters) on \(dataset): "
               + "\(formatCount(trainCount)) train / \(formatCount(trainData.count - trainCount)) validation / "
               + "\(formatCount(data.test.count)) test, batch \(batchSize), \(opt.name), \(threadCount) thread(s) -> \(folder.path)")
@@ -222,11 +219,10 @@ struct Train: ParsableCommand {
 
         let (settings, tracker) = try footprint.makeTracker()
         defer { tracker?.stop() }
-        try footprint.start(tracker, settings: settings)
+        try footprint.start(tracker, settings: settings, folder: folder)
         try folder.update {
             $0.status = .running
             $0.statusReason = "resumed at epoch \(start.epoch + 1), batch \(start.batch)"
-            $0.measurement = tracker?.provenance ?? $0.measurement
         }
         print("fmctl train: resuming \(folder.record.model) in \(path) at epoch \(start.epoch + 1), batch \(start.batch) of \(epochs) epochs")
         try runFit(net, data: data, trainData: trainData, folder: folder, tracker: tracker, settings: settings,

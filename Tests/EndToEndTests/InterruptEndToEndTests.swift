@@ -84,11 +84,14 @@ import Testing
         let partial = try work.json("part/run.json")["epochs"] as? [[String: Any]] ?? []
         #expect(partial.count == 1 && partial.first?["interrupted"] as? Bool == true)
 
-        let resumed = try Fmctl.run(["train", "--resume", "part"], in: work.path, timeout: 120)
+        #expect(!(try work.json("part/run.json")["idle_baseline"] is [String: Any]))
+        // The second session measures an idle baseline, and the run records it.
+        let resumed = try Fmctl.run(["train", "--resume", "part", "--idle-baseline", "0.2"], in: work.path, timeout: 120)
         expectSuccess(resumed)
         #expect(resumed.stdout.contains("resuming"))
         let run = try work.json("part/run.json")
         #expect(run["status"] as? String == "completed")
+        #expect((run["idle_baseline"] as? [String: Any])?["duration_s"] as? Double ?? 0 > 0.1, "\(run["idle_baseline"] ?? "none")")
         let epochs = run["epochs"] as? [[String: Any]] ?? []
         // The partial epoch of the first session, the rest of epoch 1, and epoch 2.
         #expect(epochs.map { $0["epoch"] as? Int ?? 0 } == [1, 1, 2])
