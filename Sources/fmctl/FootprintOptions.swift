@@ -74,13 +74,14 @@ struct FootprintOptions: ParsableArguments {
         return (settings, tracker)
     }
 
-    /// A powercap tree the user named (`--powercap-root` or `FMCTL_POWERCAP_ROOT`) is input:
+    /// A powercap tree the user named (`--powercap-root` or `FMCTL_POWERCAP_ROOT`, as
+    /// `PowercapInventory.resolveRoot` reads them: an empty value names nothing) is input:
     /// a counter there that holds no valid reading (empty, garbage, negative, absurd) is bad
     /// data, exit 65 naming the file. The system's own /sys/class/powercap is not the user's
     /// input: a broken counter there is reported and the run falls back to the estimate, since
     /// a firmware quirk should not stop a training run.
     func checkNamedTree(_ tracker: EnergyTracker) throws {
-        guard powercapRoot != nil || ProcessInfo.processInfo.environment["FMCTL_POWERCAP_ROOT"] != nil else { return }
+        guard tracker.inventory.root != PowercapInventory.defaultRoot else { return }
         if let zone = tracker.inventory.zones.first(where: { $0.readError != nil && !$0.permissionDenied }) {
             throw FootprintError.badData(
                 path: zone.energyPath,
