@@ -39,12 +39,7 @@ struct Evaluate: ParsableCommand {
             let path = checkpointPath(checkpoint)
             let (model, _) = try ModelCheckpoint.load(path: path)
             let test = try Dataset.loadTest(directory: Dataset.directory(for: dataset))
-            guard test.sampleShape.reduce(1, *) == model.inputCount else {
-                throw DataError(path: Dataset.directory(for: dataset), message: "images of shape \(test.sampleShape) do not fit the model's input \(model.inputShape)", exitCode: 65)
-            }
-            guard test.classCount <= max(model.outputCount, 2) else {
-                throw DataError(path: Dataset.directory(for: dataset), message: "labels go up to \(test.classCount - 1) but the model has \(model.outputCount) outputs", exitCode: 65)
-            }
+            try checkDataFits(test, model: model, path: Dataset.directory(for: dataset))
             let t0 = Date()
             let r = model.evaluate(test, batchSize: batchSize)
             let seconds = Date().timeIntervalSince(t0)

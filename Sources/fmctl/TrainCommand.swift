@@ -101,9 +101,7 @@ struct Train: ParsableCommand {
             throw DataError(path: model, message: "input_shape \(description.inputShape) does not fit the data's \(trainData.sampleShape)", exitCode: 65)
         }
         let net = try makeModel(description, source: model, seed: seed)
-        guard net.outputCount >= trainData.classCount || net.outputCount == 1 else {
-            throw DataError(path: model, message: "the model has \(net.outputCount) outputs but the data has \(trainData.classCount) classes", exitCode: 65)
-        }
+        try checkDataFits(trainData, model: net, path: model)
         let opt: any Optimizer = optimizer == .adam
             ? Adam(learningRate: learningRate ?? 0.001)
             : SGD(learningRate: learningRate ?? 0.01, momentum: momentum, nesterov: nesterov)
@@ -184,38 +182,50 @@ struct Train: ParsableCommand {
     /// and position from model.safetensors; the run folder gains the remaining epochs.
     func resumeRun(_ path: String) throws {
         let runJSON = path + "/run.json", checkpoint = path + "/model.safetensors"
-        guard FileManager.default.fileExists(atPath: runJSON) else {
-            throw DataError(path: runJSON, message: "no run to resume (expected a run folder written by fmctl train)", exitCode: 66)
-        }
-        let folder = try RunFolder(reopening: path)
+        let folder = try RunFolder(reopening: path)   // no run.json: exit 66 naming it
         let config = folder.record.config
         guard folder.record.status != .completed else {
             throw UsageError(message: "--resume \(path): the run is already completed")
         }
-        func number(_ key: String) throws -> Double {
-            guard case let .number(v)? = config[key] else {
-                throw DataError(path: runJSON, message: "config.\(key) is missing; expected a run written by fmctl train", exitCode: 65)
+        /// A setting from run.json's config, which a person may have edited: missing or out of
+        /// range is bad data naming the key, not a trap further on.
+        func setting<T>(_ key: String, _ expected: String, _ read: (JSONValue) -> T?) throws -> T {
+            guard let value = config[key].flatMap(read) else {
+                throw DataError(path: runJSON, message: "config.\(key) should be \(expected); expected a run written by fmctl train", exitCode: 65)
             }
-            return v
+            return value
         }
-        func string(_ key: String) throws -> String {
-            guard case let .string(v)? = config[key] else {
-                throw DataError(path: runJSON, message: "config.\(key) is missing; expected a run written by fmctl train", exitCode: 65)
-            }
-            return v
+        func count(_ value: JSONValue) -> Int? {
+            guard case let .number(n) = value, let count = Int(exactly: n), count > 0 else { return nil }
+            return count
         }
         let (net, metadata) = try ModelCheckpoint.load(path: checkpoint)
         guard let json = metadata["position"], let start = try? JSONDecoder().decode(TrainingPosition.self, from: Data(json.utf8)) else {
             throw DataError(path: checkpoint, message: "no training position in the metadata; expected a checkpoint written by fmctl train", exitCode: 65)
         }
-        let epochs = Int(try number("epochs")), batchSize = Int(try number("batch_size"))
-        let split = try number("validation_split"), seed = UInt64(try number("seed"))
-        let datasetName = try string("dataset")
-        let threadCount = try threads ?? Int(number("threads"))
+        let epochs = try setting("epochs", "a positive whole number", count)
+        let batchSize = try setting("batch_size", "a positive whole number", count)
+        let split = try setting("validation_split", "a number in [0, 1)") { value -> Double? in
+            guard case let .number(n) = value, n >= 0, n < 1 else { return nil }
+            return n
+        }
+        let seed = try setting("seed", "a whole number in 0...2^64-1") { value -> UInt64? in
+            guard case let .number(n) = value else { return nil }
+            return UInt64(exactly: n)
+        }
+        let datasetName = try setting("dataset", "a dataset name or folder") { value -> String? in
+            guard case let .string(name) = value else { return nil }
+            return name
+        }
+        let threadCount = try threads ?? setting("threads", "a positive whole number", count)
         BLAS.setThreads(threadCount)
         let data = try Dataset.load(directory: Dataset.directory(for: datasetName))
         var trainData = data.train
-        if case let .number(n)? = config["limit"] { trainData = trainData.prefix(min(Int(n), trainData.count)) }
+        if config["limit"] != nil, config["limit"] != .null {
+            trainData = trainData.prefix(min(try setting("limit", "a positive whole number or null", count), trainData.count))
+        }
+        // The data folder may have changed since the run began.
+        try checkDataFits(trainData, model: net, path: Dataset.directory(for: datasetName))
 
         let (settings, tracker) = try footprint.makeTracker()
         defer { tracker?.stop() }

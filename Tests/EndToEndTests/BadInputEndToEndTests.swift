@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import Testing
 
 /// Issue 6, item 1: every bad input a user can give gets the DESIGN.md exit code, one line on
@@ -182,6 +183,36 @@ import Testing
             let summary = try Fmctl.run(["summary", "--model", name], in: work.path)
             expectUserError(summary, exitCode: exitCode, mentions: name)
         }
+    }
+
+    /// `--resume` reads run.json and the data folder again, and either may have changed since
+    /// the run began: a config value out of range, or images the model cannot take, is exit 65
+    /// naming the file or key (not a trap in `fit`), and the run folder is left as it was.
+    @Test(arguments: ["data", "config"])
+    func resume_changedRunOrData_isBadData(_ what: String) throws {
+        let work = try WorkFolder()
+        try Datasets.synthetic(in: work.file("data"))
+        expectSuccess(try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "1", "--threads", "1",
+                                     "--no-footprint", "--run-dir", "run"], in: work.path))
+        // Resumable, as an interrupted run is; then what it was trained with changes.
+        var run = try work.json("run/run.json")
+        run["status"] = "interrupted"
+        if what == "config" {
+            var config = run["config"] as? [String: Any] ?? [:]
+            config["batch_size"] = 1e20
+            run["config"] = config
+        } else {
+            for (images, labels, count) in [(IDXName.trainImages, IDXName.trainLabels, 60), (IDXName.testImages, IDXName.testLabels, 20)] {
+                try IDX.write(IDXArray(dimensions: [count, 14, 14], bytes: [UInt8](repeating: 7, count: count * 196)),
+                              to: work.file("data/" + images), gzip: false)
+                try IDX.write(IDXArray(dimensions: [count], bytes: (0..<count).map { UInt8($0 % 10) }), to: work.file("data/" + labels), gzip: false)
+            }
+        }
+        try work.write("run/run.json", String(decoding: try JSONSerialization.data(withJSONObject: run), as: UTF8.self))
+        let before = try work.text("run/run.json")
+        let result = try Fmctl.run(["train", "--resume", "run"], in: work.path)
+        expectUserError(result, exitCode: 65, mentions: what == "data" ? "data" : "config.batch_size")
+        #expect(try work.text("run/run.json") == before)
     }
 
     // MARK: - Checkpoints
