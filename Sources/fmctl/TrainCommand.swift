@@ -79,6 +79,28 @@ struct Train: ParsableCommand {
             throw ValidationError("--learning-rate must be a positive number, got \(learningRate)")
         }
         guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1), got \(momentum)") }
+        if resume != nil, let option = settingsGivenWithResume().first {
+            throw ValidationError("\(option) cannot be combined with --resume: a resumed run keeps its own settings "
+                                  + "(--threads and the measurement options still apply)")
+        }
+    }
+
+    /// The options a resumed run takes from its run.json instead, where given: those that differ
+    /// from their defaults, and the carbon and cost settings (the run's own stay, so that one
+    /// run does not mix two grid intensities).
+    func settingsGivenWithResume() -> [String] {
+        guard let defaults = try? Train.parse([]) else { return [] }
+        let given: [(String, Bool)] = [
+            ("--model", model != defaults.model), ("--dataset", dataset != defaults.dataset),
+            ("--epochs", epochs != defaults.epochs), ("--batch-size", batchSize != defaults.batchSize),
+            ("--optimizer", optimizer != defaults.optimizer), ("--learning-rate", learningRate != nil),
+            ("--momentum", momentum != defaults.momentum), ("--nesterov", nesterov),
+            ("--validation-split", validationSplit != defaults.validationSplit), ("--seed", seed != defaults.seed),
+            ("--limit", limit != nil), ("--run-dir", runDir != nil),
+            ("--carbon-intensity", footprint.carbonIntensity != nil), ("--region", footprint.region != nil),
+            ("--pue", footprint.pue != nil), ("--price-per-kwh", footprint.pricePerKWh != nil), ("--currency", footprint.currency != nil),
+        ]
+        return given.filter(\.1).map(\.0)
     }
 
     func run() throws {
@@ -227,7 +249,8 @@ struct Train: ParsableCommand {
         // The data folder may have changed since the run began.
         try checkDataFits(trainData, model: net, path: Dataset.directory(for: datasetName))
 
-        let (settings, tracker) = try footprint.makeTracker()
+        var (settings, tracker) = try footprint.makeTracker()
+        settings.carbon = folder.record.carbon   // the run's own, not today's fmctl.toml
         defer { tracker?.stop() }
         try footprint.start(tracker, settings: settings, folder: folder)
         try folder.update {

@@ -185,6 +185,17 @@ import Testing
         }
     }
 
+    /// A resumed run keeps its own settings: options that would change them are refused by name
+    /// (exit 64) before anything is read.
+    @Test(arguments: [(["--epochs", "9"], "--epochs"), (["--learning-rate", "0.1"], "--learning-rate"),
+                      (["--run-dir", "other"], "--run-dir"), (["--region", "FRA"], "--region")])
+    func resume_withSettingsOfItsOwn_isUsageError(_ options: [String], _ option: String) throws {
+        let work = try WorkFolder()
+        let result = try Fmctl.run(["train", "--resume", "run"] + options, in: work.path)
+        expectUserError(result, exitCode: 64, mentions: option)
+        #expect(!work.exists("other"))
+    }
+
     /// `--resume` reads run.json and the data folder again, and either may have changed since
     /// the run began: a config value out of range, or images the model cannot take, is exit 65
     /// naming the file or key (not a trap in `fit`), and the run folder is left as it was.

@@ -85,7 +85,9 @@ import Testing
         #expect(partial.count == 1 && partial.first?["interrupted"] as? Bool == true)
 
         #expect(!(try work.json("part/run.json")["idle_baseline"] is [String: Any]))
-        // The second session measures an idle baseline, and the run records it.
+        // The second session measures an idle baseline, and the run records it. An fmctl.toml
+        // that appeared meanwhile does not change the run's grid intensity.
+        try work.write("fmctl.toml", "region = \"FRA\"\n")
         let resumed = try Fmctl.run(["train", "--resume", "part", "--idle-baseline", "0.2"], in: work.path, timeout: 120)
         expectSuccess(resumed)
         #expect(resumed.stdout.contains("resuming"))
@@ -96,6 +98,13 @@ import Testing
         // The partial epoch of the first session, the rest of epoch 1, and epoch 2.
         #expect(epochs.map { $0["epoch"] as? Int ?? 0 } == [1, 1, 2])
         #expect(epochs.reduce(0) { $0 + ($1["samples"] as? Int ?? 0) } == 2 * 54_000)
+        let carbon = run["carbon"] as? [String: Any] ?? [:]
+        let gramsPerKWh = (carbon["intensity_g_per_kwh"] as? Double ?? 0) * (carbon["pue"] as? Double ?? 0)
+        #expect(carbon["region"] as? String == "WORLD")
+        for epoch in epochs {
+            let kWh = epoch["energy_kwh"] as? Double ?? 0, grams = epoch["co2e_g"] as? Double ?? 0
+            #expect(kWh > 0 && abs(grams - kWh * gramsPerKWh) <= 1e-9 * max(grams, 1e-12), "epoch \(epoch["epoch"] ?? "?"): \(grams) g for \(kWh) kWh")
+        }
         let energy = epochs.reduce(0.0) { $0 + ($1["energy_j"] as? Double ?? 0) }
         let total = (run["total"] as? [String: Any])?["energy_j"] as? Double ?? 0
         #expect(abs(total - energy) <= 1e-9 * max(1, energy) && total > 0)
