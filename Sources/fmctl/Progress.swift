@@ -8,9 +8,6 @@ import Models
 final class ProgressPrinter {
     let live: Bool
     private var lastDraw: Double = -1
-    /// Batches in the current epoch, from the batch logs: an interrupted epoch's line shows
-    /// `412/1688`, not `412/412`.
-    private var epochBatches: Int?
 
     init(live: Bool = isatty(STDOUT_FILENO) == 1) { self.live = live }
 
@@ -18,7 +15,6 @@ final class ProgressPrinter {
         print("Epoch \(epoch)/\(epochs)")
         fflush(nil)
         lastDraw = -1
-        epochBatches = nil
     }
 
     static func bar(_ done: Int, _ total: Int, width: Int = 20) -> String {
@@ -49,12 +45,12 @@ final class ProgressPrinter {
     }
 
     func batchEnded(_ logs: BatchLogs) {
-        epochBatches = logs.batches
         guard live else { return }
         guard logs.seconds - lastDraw >= 0.1 || logs.batch == logs.batches else { return }
         lastDraw = logs.seconds
-        let eta = logs.seconds / Double(logs.batch) * Double(logs.batches - logs.batch)
-        let line = "\(logs.batch)/\(logs.batches) \(Self.bar(logs.batch, logs.batches)) \(Self.eta(eta)) \(Self.perStep(logs.seconds, steps: logs.batch))"
+        let timed = logs.batch - logs.startBatch   // a resumed epoch's earlier batches are not in `seconds`
+        let eta = logs.seconds / Double(timed) * Double(logs.batches - logs.batch)
+        let line = "\(logs.batch)/\(logs.batches) \(Self.bar(logs.batch, logs.batches)) \(Self.eta(eta)) \(Self.perStep(logs.seconds, steps: timed))"
             + String(format: " - accuracy: %.4f - loss: %.4f", logs.accuracy, logs.loss)
         print("\r\u{1B}[K" + line, terminator: "")
         fflush(nil)
@@ -62,8 +58,8 @@ final class ProgressPrinter {
 
     /// The finished epoch's line; `extra` carries the footprint figures.
     func epochEnded(_ logs: EpochLogs, extra: String = "") {
-        let total = max(epochBatches ?? logs.batches, logs.batches)
-        var line = "\(logs.batches)/\(total) \(Self.bar(logs.batches, total)) \(Self.elapsed(logs.seconds)) \(Self.perStep(logs.trainSeconds, steps: logs.batches))"
+        let total = logs.plannedBatches   // an interrupted epoch shows 412/1688
+        var line = "\(logs.batches)/\(total) \(Self.bar(logs.batches, total)) \(Self.elapsed(logs.seconds)) \(Self.perStep(logs.trainSeconds, steps: logs.batches - logs.startBatch))"
         line += String(format: " - accuracy: %.4f - loss: %.4f", logs.accuracy, logs.loss)
         if let va = logs.validationAccuracy, let vl = logs.validationLoss {
             line += String(format: " - val_accuracy: %.4f - val_loss: %.4f", va, vl)

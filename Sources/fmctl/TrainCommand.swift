@@ -170,7 +170,6 @@ struct Train: ParsableCommand {
         let session = TrainingSession(model: net, folder: folder, tracker: tracker, carbon: settings.carbon,
                                       flopsPerSample: net.flopsPerSample.training, seed: seed)
         session.position = start
-        session.resumedSamples = start.samples
         let result = net.fit(trainData, epochs: epochs, batchSize: batchSize, validationSplit: validationSplit,
                              shuffle: true, seed: seed, from: start, observer: session, position: { session.position = $0 })
         if let error = session.failure { throw error }
@@ -284,8 +283,6 @@ final class TrainingSession: TrainingObserver {
     let seed: UInt64
     let progress = ProgressPrinter()
     var position = TrainingPosition()
-    /// Samples of the first epoch done before a resume (counted in the earlier session).
-    var resumedSamples = 0
     var failure: (any Error)?
     private var phases: [String: EnergyMeasurement] = [:]
 
@@ -327,11 +324,10 @@ final class TrainingSession: TrainingObserver {
             let m = try tracker?.endWindow("epoch-\(logs.epoch)")
             let record = EpochRecord(
                 epoch: logs.epoch, measurement: m, durationSeconds: logs.seconds, phases: phases,
-                samples: logs.samples - resumedSamples,
+                samples: logs.samples - logs.startSamples,   // the earlier session recorded its own
                 metrics: EpochMetrics(trainLoss: logs.loss, trainAccuracy: logs.accuracy,
                                       valLoss: logs.validationLoss, valAccuracy: logs.validationAccuracy),
-                flops: Double(flopsPerSample * (logs.samples - resumedSamples)), carbon: carbon, interrupted: logs.interrupted)
-            resumedSamples = 0
+                flops: Double(flopsPerSample * (logs.samples - logs.startSamples)), carbon: carbon, interrupted: logs.interrupted)
             let stored = try folder.recordEpoch(record, powerSamples: tracker?.drainPowerSamples() ?? [],
                                                 powerDomains: tracker?.domains)
             suffix = m == nil ? "" : RunReport.progressSuffix(stored)

@@ -161,10 +161,23 @@ func syntheticImages(count: Int, height: Int = 8, width: Int = 8, classes: Int =
                        position: { position = $0 })
         #expect(r1.outcome == .stopped && r1.history.last!.interrupted)
         #expect(position == TrainingPosition(epoch: 1, batch: 5, lossSum: position.lossSum, correct: position.correct, samples: 80))
+        let stoppedEpoch = r1.history.last!
+        #expect(stoppedEpoch.batches == 5 && stoppedEpoch.plannedBatches == 12 && stoppedEpoch.startBatch == 0)
         // Resume in the same model object (weights and optimiser state as they were).
-        let r2 = a.fit(data, epochs: 2, batchSize: 16, validationSplit: 0.1, seed: 4, from: position)
+        var firstBatch: BatchLogs?
+        let watcher = TrainingHooks(batchEnd: { logs in
+            if firstBatch == nil { firstBatch = logs }
+            return .proceed
+        })
+        let r2 = a.fit(data, epochs: 2, batchSize: 16, validationSplit: 0.1, seed: 4, from: position, observer: watcher)
         #expect(r2.outcome == .completed)
         #expect(a.flatParameters == full.flatParameters)
+        // The resumed epoch says which of its batches and samples came before this fit, so its
+        // times (which cover this fit only) are shared over the right number of steps.
+        #expect(firstBatch?.batch == 6 && firstBatch?.startBatch == 5)
+        let resumed = r2.history.first!
+        #expect(resumed.epoch == 2 && resumed.batches == 12 && resumed.plannedBatches == 12)
+        #expect(resumed.startBatch == 5 && resumed.startSamples == 80 && resumed.samples == 180)
     }
 }
 

@@ -85,6 +85,7 @@ extension Sequential {
             var lossSum = start.lossSum, correct = start.correct, seen = start.samples
             var stopped = false
             var nonFinite = false
+            let startBatch = start.batch, startSamples = start.samples
             var b = start.batch
             while b < batches {
                 let lo = b * batchSize, n = min(batchSize, trainCount - lo)
@@ -103,7 +104,7 @@ extension Sequential {
                 lossSum += r.lossSum; correct += r.correct; seen += n
                 current?(TrainingPosition(epoch: epoch, batch: b, lossSum: lossSum, correct: correct, samples: seen))
                 if let observer {
-                    let logs = BatchLogs(epoch: e, batch: b, batches: batches, loss: lossSum / Double(seen),
+                    let logs = BatchLogs(epoch: e, batch: b, batches: batches, startBatch: startBatch, loss: lossSum / Double(seen),
                                          accuracy: Double(correct) / Double(seen), samples: seen,
                                          seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
                     if observer.batchEnded(logs) == .stop { stopped = true; break }
@@ -127,7 +128,7 @@ extension Sequential {
                 loss: seen > 0 ? lossSum / Double(seen) : .nan,
                 accuracy: seen > 0 ? Double(correct) / Double(seen) : .nan,
                 validationLoss: valLoss, validationAccuracy: valAccuracy,
-                samples: seen, batches: b,
+                samples: seen, batches: b, plannedBatches: batches, startBatch: startBatch, startSamples: startSamples,
                 seconds: Double(t2 - t0) / 1e9, trainSeconds: Double(t1 - t0) / 1e9,
                 validationSeconds: Double(t2 - t1) / 1e9,
                 interrupted: stopped || nonFinite)

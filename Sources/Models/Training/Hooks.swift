@@ -15,6 +15,9 @@ public struct BatchLogs: Sendable {
     public let epoch: Int          // 1-based
     public let batch: Int          // 1-based, within the epoch
     public let batches: Int        // in this epoch's training phase
+    /// Batches of the epoch done before this fit began (a resumed run's earlier session): the
+    /// time since the epoch began covers batches `startBatch + 1 ... batch` only.
+    public let startBatch: Int
     public let loss: Double        // running mean over the epoch's samples so far
     public let accuracy: Double
     public let samples: Int        // seen so far this epoch
@@ -31,7 +34,12 @@ public struct EpochLogs: Sendable {
     public let validationLoss: Double?
     public let validationAccuracy: Double?
     public let samples: Int        // training samples processed
-    public let batches: Int
+    public let batches: Int        // done, of `plannedBatches` (fewer when interrupted)
+    public let plannedBatches: Int
+    /// Batches and samples of the epoch done before this fit began (a resumed run's earlier
+    /// session): counted in `samples` and the metrics, not in the times.
+    public let startBatch: Int
+    public let startSamples: Int
     public let seconds: Double
     public let trainSeconds: Double
     public let validationSeconds: Double
