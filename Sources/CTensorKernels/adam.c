@@ -1,5 +1,5 @@
 #include "tensor_kernels.h"
-#include <math.h>
+#include "kernels_internal.h"
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -22,12 +22,5 @@ void fm_adam_update(float *restrict w, const float *restrict g, float *restrict 
         _mm_storeu_ps(w + i, _mm_sub_ps(_mm_loadu_ps(w + i), step));
     }
 #endif
-    for (; i < end; i++) {
-        float gi = g[i];
-        float mi = m[i] + (gi - m[i]) * c1;
-        float vi = v[i] + (gi * gi - v[i]) * c2;
-        m[i] = mi;
-        v[i] = vi;
-        w[i] -= mi * alpha / (sqrtf(vi) + eps);
-    }
+    for (; i < end; i++) adam_scalar(w + i, m + i, v + i, g[i], alpha, c1, c2, eps);
 }

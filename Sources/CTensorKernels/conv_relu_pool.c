@@ -1,9 +1,8 @@
 #include "tensor_kernels.h"
+#include "kernels_internal.h"
 
 /* Each kernel exists twice: a baseline version over plain loops of 8 channels, and an
  * AVX2+FMA version in intrinsics; the public entry point picks one by the CPU (cpu.c). */
-
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* Top-left input element of pooled cell (b, py, px)'s first window position. 32-bit
  * division: cells are counted per batch, far below 2^31, and 64-bit idiv costs twice as
@@ -28,10 +27,10 @@ ALWAYS_INLINE void gather_window(const float *inp, long cell, const long *offset
     }
 }
 
-ALWAYS_INLINE void forward_body(const float *inp, const float *weight, const float *bias,
-                                float *pooled, int *winner, const long *offsets,
-                                long k, long n, long height, long width, long channels,
-                                long ph, long pw, long begin, long end) {
+static void forward_generic(const float *inp, const float *weight, const float *bias,
+                            float *pooled, int *winner, const long *offsets,
+                            long k, long n, long height, long width, long channels,
+                            long ph, long pw, long begin, long end) {
     float x[4][32];
     for (long cell = begin; cell < end; cell++) {
         gather_window(inp, cell, offsets, k, height, width, channels, ph, pw, x);
@@ -67,10 +66,10 @@ ALWAYS_INLINE void forward_body(const float *inp, const float *weight, const flo
 
 #define BLOCK_CELLS 16
 
-ALWAYS_INLINE void gradient_body(const float *inp, const float *dpooled, const float *pooled,
-                                 const int *winner, const long *offsets, float *acc,
-                                 long k, long n, long height, long width, long channels,
-                                 long ph, long pw, long begin, long end) {
+static void gradient_generic(const float *inp, const float *dpooled, const float *pooled,
+                             const int *winner, const long *offsets, float *acc,
+                             long k, long n, long height, long width, long channels,
+                             long ph, long pw, long begin, long end) {
     /* A block's patches and its gradient split by window position, laid out contiguously,
      * so that every (k, 8 channels) sum stays in registers over the block, in four
      * independent chains (one per window position). */
@@ -108,12 +107,8 @@ ALWAYS_INLINE void gradient_body(const float *inp, const float *dpooled, const f
     }
 }
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#define HAVE_AVX2_PATH 1
+#if HAVE_AVX2_PATH
 
-/* The same loops with AVX2 intrinsics: 8 channels in one register, one FMA per patch
- * element and window position (the compiler does not vectorise the plain version well). */
 /* relu(a) against the running max of a window: where it is strictly greater, it wins. */
 #define POOL_STEP(best, index, a, q) { \
     __m256 v_ = _mm256_max_ps(a, _mm256_setzero_ps()), w_ = _mm256_cmp_ps(v_, best, _CMP_GT_OQ); \
@@ -152,8 +147,7 @@ static void forward_avx2(const float *inp, const float *weight, const float *bia
         const float *p1 = p0 + col_step, *p2 = p0 + row_step, *p3 = p2 + col_step;
         long n0 = 0;
         for (; n0 + 32 <= n; n0 += 32) {
-            __m256 a0, a1, a2, a3, c0, c1, c2, c3;
-            __m256 b0 = zero, b1 = zero, b2 = zero, b3 = zero;
+            __m256 a0, a1, a2, a3, c0, c1, c2, c3, b0, b1, b2, b3;
             __m256i i0 = _mm256_setzero_si256(), i1 = i0, i2 = i0, i3 = i0;
             TWO_POSITIONS(p0, p1)
             b0 = _mm256_max_ps(a0, zero); b1 = _mm256_max_ps(a1, zero);
@@ -182,20 +176,25 @@ static void forward_avx2(const float *inp, const float *weight, const float *bia
             }
             __m256 best = _mm256_max_ps(a0, zero);
             __m256i index = _mm256_setzero_si256();
-            __m256 v, wins;
-            v = _mm256_max_ps(a1, zero); wins = _mm256_cmp_ps(v, best, _CMP_GT_OQ);
-            best = _mm256_blendv_ps(best, v, wins);
-            index = _mm256_blendv_epi8(index, _mm256_set1_epi32(1), _mm256_castps_si256(wins));
-            v = _mm256_max_ps(a2, zero); wins = _mm256_cmp_ps(v, best, _CMP_GT_OQ);
-            best = _mm256_blendv_ps(best, v, wins);
-            index = _mm256_blendv_epi8(index, _mm256_set1_epi32(2), _mm256_castps_si256(wins));
-            v = _mm256_max_ps(a3, zero); wins = _mm256_cmp_ps(v, best, _CMP_GT_OQ);
-            best = _mm256_blendv_ps(best, v, wins);
-            index = _mm256_blendv_epi8(index, _mm256_set1_epi32(3), _mm256_castps_si256(wins));
+            POOL_STEP(best, index, a1, 1) POOL_STEP(best, index, a2, 2) POOL_STEP(best, index, a3, 3)
             _mm256_storeu_ps(pooled + cell * n + n0, best);
             _mm256_storeu_si256((__m256i *)(winner + cell * n + n0), index);
         }
     }
+}
+
+/* The pooled gradient of channels [i, i + 8) where the ReLU let it through (returned, for
+ * the bias sum), split by window position: out[q * stride] holds it where position q won,
+ * else 0. */
+__attribute__((target("avx2,fma")))
+static inline __m256 split_gradient(const float *dpooled, const float *pooled, const int *winner, long i,
+                                    __m256 *out, long stride) {
+    __m256 g = _mm256_loadu_ps(dpooled + i);
+    g = _mm256_and_ps(g, _mm256_cmp_ps(_mm256_loadu_ps(pooled + i), _mm256_setzero_ps(), _CMP_GT_OQ));
+    __m256i win = _mm256_loadu_si256((const __m256i *)(winner + i));
+    for (int q = 0; q < 4; q++)
+        out[q * stride] = _mm256_and_ps(g, _mm256_castsi256_ps(_mm256_cmpeq_epi32(win, _mm256_set1_epi32(q))));
+    return g;
 }
 
 /* w[0..32) += a0 | a1 | a2 | a3. */
@@ -225,15 +224,8 @@ static void gradient_avx2_by32(const float *inp, const float *dpooled, const flo
     }
     for (int v = 0; v < 4; v++) {
         __m256 dbias = _mm256_loadu_ps(acc + k * n + n0 + 8 * v);
-        for (long t = 0; t < count; t++) {
-            long i = (first + t) * n + n0 + 8 * v;
-            __m256 g = _mm256_loadu_ps(dpooled + i);
-            g = _mm256_and_ps(g, _mm256_cmp_ps(_mm256_loadu_ps(pooled + i), zero, _CMP_GT_OQ));
-            dbias = _mm256_add_ps(dbias, g);
-            __m256i win = _mm256_loadu_si256((const __m256i *)(winner + i));
-            for (int q = 0; q < 4; q++)
-                ds[t][q][v] = _mm256_and_ps(g, _mm256_castsi256_ps(_mm256_cmpeq_epi32(win, _mm256_set1_epi32(q))));
-        }
+        for (long t = 0; t < count; t++)
+            dbias = _mm256_add_ps(dbias, split_gradient(dpooled, pooled, winner, (first + t) * n + n0 + 8 * v, &ds[t][0][v], 4));
         _mm256_storeu_ps(acc + k * n + n0 + 8 * v, dbias);
     }
     long j = 0;
@@ -284,15 +276,8 @@ static void gradient_avx2(const float *inp, const float *dpooled, const float *p
         }
         for (; n0 < n; n0 += 8) {
             __m256 dbias = _mm256_loadu_ps(acc + k * n + n0);
-            for (long t = 0; t < count; t++) {
-                long i = (first + t) * n + n0;
-                __m256 g = _mm256_loadu_ps(dpooled + i);
-                g = _mm256_and_ps(g, _mm256_cmp_ps(_mm256_loadu_ps(pooled + i), zero, _CMP_GT_OQ));
-                dbias = _mm256_add_ps(dbias, g);
-                __m256i win = _mm256_loadu_si256((const __m256i *)(winner + i));
-                for (int q = 0; q < 4; q++)
-                    ds[t][q] = _mm256_and_ps(g, _mm256_castsi256_ps(_mm256_cmpeq_epi32(win, _mm256_set1_epi32(q))));
-            }
+            for (long t = 0; t < count; t++)
+                dbias = _mm256_add_ps(dbias, split_gradient(dpooled, pooled, winner, (first + t) * n + n0, &ds[t][0], 1));
             _mm256_storeu_ps(acc + k * n + n0, dbias);
             for (long j = 0; j < k; j++) {
                 __m256 s0 = zero, s1 = zero, s2 = zero, s3 = zero;
@@ -310,17 +295,6 @@ static void gradient_avx2(const float *inp, const float *dpooled, const float *p
     }
 }
 #endif
-
-static void forward_generic(const float *inp, const float *weight, const float *bias, float *pooled, int *winner,
-                            const long *offsets, long k, long n, long h, long w, long c, long ph, long pw, long b, long e) {
-    forward_body(inp, weight, bias, pooled, winner, offsets, k, n, h, w, c, ph, pw, b, e);
-}
-
-static void gradient_generic(const float *inp, const float *dpooled, const float *pooled, const int *winner,
-                             const long *offsets, float *acc, long k, long n, long h, long w, long c,
-                             long ph, long pw, long b, long e) {
-    gradient_body(inp, dpooled, pooled, winner, offsets, acc, k, n, h, w, c, ph, pw, b, e);
-}
 
 void fm_conv_relu_pool_forward(const float *inp, const float *weight, const float *bias,
                                float *pooled, int *winner, const long *offsets,

@@ -1,5 +1,5 @@
 #include "tensor_kernels.h"
-#include <math.h>
+#include "kernels_internal.h"
 
 /* Dense backward fused with Keras's Adam update of the kernel, one sweep over the kernel's
  * rows. For each block of rows of the kernel (input features i):
@@ -9,16 +9,6 @@
  * The weight gradient is never written to memory and the kernel, m and v are streamed once
  * per step instead of four times (gradient GEMM, input-gradient GEMM, Adam's read and write).
  * Rows are independent, so threads take disjoint row ranges (and so disjoint columns of dx). */
-
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-
-ALWAYS_INLINE void adam_scalar(float *w, float *m, float *v, float g, float alpha, float c1, float c2, float eps) {
-    float mi = *m + (g - *m) * c1;
-    float vi = *v + (g * g - *v) * c2;
-    *m = mi;
-    *v = vi;
-    *w -= mi * alpha / (sqrtf(vi) + eps);
-}
 
 /* The baseline: the same three steps one row at a time, in plain loops. */
 static void dense_adam_generic(const float *x, const float *dy, const float *dyt, float *w, float *m, float *v,
@@ -42,10 +32,7 @@ static void dense_adam_generic(const float *x, const float *dy, const float *dyt
     }
 }
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#define HAVE_AVX2_PATH 1
-#define AVX2 __attribute__((target("avx2,fma")))
+#if HAVE_AVX2_PATH
 
 /* Keras's Adam on 8 consecutive kernel elements whose gradient is g. */
 AVX2 ALWAYS_INLINE void adam8(float *w, float *m, float *v, __m256 g, __m256 alpha, __m256 c1, __m256 c2, __m256 eps) {

@@ -1,4 +1,5 @@
 #include "tensor_kernels.h"
+#include "kernels_internal.h"
 
 /* Dense forward y (batch, out) = x (batch, in) w (in, out) + bias, ReLU optional, over the
  * output columns [col_begin, col_end). A small-M GEMM (the batch is the M): OpenBLAS packs
@@ -6,7 +7,6 @@
  * here the weights are read in place, in strips of 16 columns by KC rows that stay in L1
  * while every block of batch rows passes over them. */
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
 #define KC 256
 
 static void dense_forward_generic(const float *x, const float *w, const float *bias, float *y,
@@ -19,10 +19,7 @@ static void dense_forward_generic(const float *x, const float *w, const float *b
         }
 }
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#define HAVE_AVX2_PATH 1
-#define AVX2 __attribute__((target("avx2,fma")))
+#if HAVE_AVX2_PATH
 
 /* Rows [b0, b0 + R) and columns [o0, o0 + 8 NV) over input features [k0, k1): R x NV
  * accumulators (R <= 6, NV <= 2, so at most 12 registers), started from y (or the bias on
