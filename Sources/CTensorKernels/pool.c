@@ -120,6 +120,8 @@ void fm_parallel_run(long pieces, int threads, void (*body)(void *, long), void 
     }
     int participants = ensure_workers(threads - 1);
     if (participants > threads - 1) participants = threads - 1;
+    /* Every started worker sees the new generation and must check in, participant or not
+     * (a job with fewer threads than an earlier one still waits for all of them). */
     int total = atomic_load_explicit(&workers, memory_order_acquire);
     job_body = body;
     job_context = context;

@@ -19,17 +19,17 @@ public func parallelRanges(_ count: Int, parts: Int = BLAS.threads, minimumPerPa
 /// step's kernels use `runPieces`, which needs no closure. One piece runs on the calling thread.
 public func parallelPieces(_ count: Int, pieces: Int, minimumPerPiece: Int = 1, alignment: Int = 1,
                            _ body: (Int, Range<Int>) -> Void) {
-    let p = max(1, min(pieces, count / max(1, minimumPerPiece)))
-    if p == 1 {
+    let split = PieceSplit(count, pieces: pieces, minimumPerPiece: minimumPerPiece, alignment: alignment)
+    if split.pieces == 1 {
         body(0, 0..<count)
         return
     }
     // The pieces write disjoint ranges of caller-owned buffers, so running `body` on several
     // threads at once is safe even though the compiler cannot prove it.
     withoutActuallyEscaping(body) { body in
-        var job = PieceJob(count: count, pieces: p, alignment: alignment, body: body)
+        var job = PieceJob(split: split, body: body)
         withUnsafeMutablePointer(to: &job) { pointer in
-            fm_parallel_run(p, Int32(BLAS.threads), { context, i in
+            fm_parallel_run(split.pieces, Int32(BLAS.threads), { context, i in
                 context!.assumingMemoryBound(to: PieceJob.self).pointee.run(i)
             }, pointer)
         }
@@ -75,11 +75,10 @@ public func runPieces<Job>(_ job: inout Job, pieces: Int,
 
 /// One `parallelPieces` call, reached by the workers through a pointer.
 private struct PieceJob {
-    let count: Int, pieces: Int, alignment: Int
+    let split: PieceSplit
     let body: (Int, Range<Int>) -> Void
 
-    func bound(_ i: Int) -> Int { i == pieces ? count : count * i / pieces / alignment * alignment }
-    func run(_ i: Int) { body(i, bound(i)..<bound(i + 1)) }
+    func run(_ i: Int) { body(i, split.range(i)) }
 }
 
 /// The most partial sums `accumulateInParts` keeps (and so the most pieces it splits into).
