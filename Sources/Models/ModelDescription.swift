@@ -88,15 +88,7 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     /// description with absurd sizes is an error rather than an overflow trap or a failed
     /// allocation inside a layer. `build` only computes shapes; nothing is allocated here.
     static func checkSizes(inputShape: [Int], layers: [any Layer]) throws {
-        func product(_ values: [Int]) -> Int? {
-            var result = 1
-            for value in values {
-                let (next, overflow) = result.multipliedReportingOverflow(by: value)
-                if overflow { return nil }
-                result = next
-            }
-            return result
-        }
+        let product = Safetensors.elementCount   // nil on overflow
         if let d = inputShape.first(where: { $0 > maximumSize }) {
             throw ModelError("'input_shape' \(inputShape): dimension \(d) is larger than \(maximumSize)")
         }

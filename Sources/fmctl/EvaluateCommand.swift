@@ -38,7 +38,7 @@ struct Evaluate: ParsableCommand {
             BLAS.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
             let path = checkpointPath(checkpoint)
             let (model, _) = try ModelCheckpoint.load(path: path)
-            let test = try Dataset.loadTest(directory: Dataset.directory(for: dataset))
+            let test = try Dataset.loadTest(directory: dataset)
             try checkDataFits(test, model: model, path: Dataset.directory(for: dataset))
             let t0 = Date()
             let r = model.evaluate(test, batchSize: batchSize)

@@ -91,11 +91,12 @@ struct UsageError: Error {
 func loadModelDescription(_ spec: String) throws -> ModelDescription {
     if let builtIn = ModelDescription.builtIn[spec] { return builtIn }
     let builtInNames = ModelDescription.builtIn.keys.sorted().joined(separator: ", ")
-    guard FileManager.default.fileExists(atPath: spec) || spec.contains("/") || spec.hasSuffix(".json") else {
+    let exists = FileManager.default.fileExists(atPath: spec)
+    guard exists || spec.contains("/") || spec.hasSuffix(".json") else {
         throw DataError(path: "--model", message: "unknown model '\(spec)'; expected \(builtInNames) or a model JSON file", exitCode: 64)
     }
-    guard FileManager.default.fileExists(atPath: spec) else {
-        throw DataError(path: spec, message: "no such model file; expected cnn, mlp or a model JSON file", exitCode: 66)
+    guard exists else {
+        throw DataError(path: spec, message: "no such model file; expected \(builtInNames) or a model JSON file", exitCode: 66)
     }
     guard let data = FileManager.default.contents(atPath: spec) else {
         throw DataError(path: spec, message: "cannot read the model file", exitCode: 74)

@@ -114,7 +114,7 @@ struct Train: ParsableCommand {
 
         // Data and model.
         var description = try loadModelDescription(model)
-        let data = try Dataset.load(directory: Dataset.directory(for: dataset))
+        let data = try Dataset.load(directory: dataset)
         var trainData = data.train
         if let limit { trainData = trainData.prefix(min(limit, trainData.count)) }
         if ModelDescription.builtIn[model] != nil {
@@ -240,7 +240,7 @@ struct Train: ParsableCommand {
         }
         let threadCount = try threads ?? setting("threads", "a positive whole number", count)
         BLAS.setThreads(threadCount)
-        let data = try Dataset.load(directory: Dataset.directory(for: datasetName))
+        let data = try Dataset.load(directory: datasetName)
         var trainData = data.train
         if config["limit"] != nil, config["limit"] != .null {
             trainData = trainData.prefix(min(try setting("limit", "a positive whole number or null", count), trainData.count))

@@ -121,7 +121,8 @@ public enum Safetensors {
         return out + "\""
     }
 
-    /// Product of the dimensions, or nil when one is negative or the product overflows.
+    /// Product of the dimensions, or nil when one is negative or the product overflows (also
+    /// what ModelDescription checks a model's sizes with).
     static func elementCount(_ shape: [Int]) -> Int? {
         var product = 1
         for dimension in shape {
