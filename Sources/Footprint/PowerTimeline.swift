@@ -32,8 +32,7 @@ public struct PowerTimeline: Sendable, Equatable {
             return PowerTimeline(domains: [], rows: [])
         }
         let totalColumn = header.firstIndex(of: "total_w")
-        let domainColumns = header.enumerated().filter { $0.element.hasSuffix("_w") && $0.element != "total_w" }
-            .map { (index: $0.offset, name: String($0.element.dropLast(2))) }
+        let domainColumns = Self.domainColumns(header: header)
         let rows: [Row] = table.dropFirst().compactMap { fields in
             guard elapsedColumn < fields.count, let elapsed = Double(fields[elapsedColumn]) else { return nil }
             var watts: [String: Double] = [:]
@@ -46,10 +45,16 @@ public struct PowerTimeline: Sendable, Equatable {
         return PowerTimeline(domains: domainColumns.map(\.name), rows: rows)
     }
 
+    /// The domain columns of power.csv's header, in order: every `<domain>_w` but `total_w`.
+    static func domainColumns(header: [String]) -> [(index: Int, name: String)] {
+        header.enumerated().filter { $0.element.hasSuffix("_w") && $0.element != "total_w" }
+            .map { (index: $0.offset, name: String($0.element.dropLast(2))) }
+    }
+
     /// The timeline of a run folder; nil when the run wrote no power.csv (`--no-footprint`,
     /// or no epoch finished).
     public static func load(runFolder path: String) throws -> PowerTimeline? {
-        let file = (path.hasSuffix(".json") ? (path as NSString).deletingLastPathComponent : path) + "/power.csv"
+        let file = RunFolder.folder(of: path) + "/power.csv"
         guard FileManager.default.fileExists(atPath: file) else { return nil }
         guard let data = FileManager.default.contents(atPath: file) else {
             throw FootprintError.ioError(path: file, reason: "cannot read")

@@ -62,11 +62,9 @@ public final class RunFolder {
     public init(reopening path: String) throws {
         self.path = path
         record = try Self.load(path: path)
-        if let header = try? String(contentsOfFile: powerCSVPath, encoding: .utf8).split(separator: "\n", maxSplits: 1).first {
-            let columns = header.split(separator: ",").map(String.init)
-            if columns.count >= 4 {
-                powerColumns = columns[2..<(columns.count - 2)].map { $0.hasSuffix("_w") ? String($0.dropLast(2)) : $0 }
-            }
+        if let text = try? String(contentsOfFile: powerCSVPath, encoding: .utf8),
+           let header = CSV.parse(String(text.prefix { $0 != "\n" })).first {
+            powerColumns = PowerTimeline.domainColumns(header: header).map(\.name)
         }
     }
 
@@ -186,6 +184,11 @@ public final class RunFolder {
     }
 
     // MARK: - Reading
+
+    /// The run folder a report argument names: the folder itself, or its run.json.
+    static func folder(of path: String) -> String {
+        path.hasSuffix(".json") ? (path as NSString).deletingLastPathComponent : path
+    }
 
     /// Loads a run.json; missing file -> 66, unparsable -> 65.
     public static func load(path: String) throws -> RunRecord {

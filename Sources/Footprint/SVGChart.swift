@@ -150,6 +150,9 @@ public struct LineSeries: Sendable {
         self.dash = dash
         self.tone = tone
     }
+
+    var stroke: String { SVGChart.tones[tone % SVGChart.tones.count] }
+    var dashPattern: String { SVGChart.dashes[dash % SVGChart.dashes.count] }
 }
 
 /// A horizontal line across the plot (e.g. the actual total a forecast aims at).
@@ -194,6 +197,8 @@ public enum SVGChart {
     /// Stroke greys, darkest first, far enough apart in luminance to survive grey-scale print.
     static let tones = ["#1b2a3a", "#5a7590", "#8c6d46", "#9aa7b4", "#3f6e4e"]
     static let dashes = ["", "7 4", "2 3", "9 3 2 3"]
+    /// Reference lines alternate two black dash patterns.
+    static func referenceDash(_ index: Int) -> String { index % 2 == 0 ? "10 4" : "3 3" }
 
     // MARK: - Stacked bars
 
@@ -253,11 +258,10 @@ public enum SVGChart {
             let y = canvas.y(reference.y, yScale)
             canvas.body += "<line class=\"reference\" data-value=\"\(number(reference.y))\" x1=\"\(coordinate(plot.minX))\" y1=\"\(coordinate(y))\""
                 + " x2=\"\(coordinate(plot.maxX))\" y2=\"\(coordinate(y))\" stroke=\"#000\" stroke-width=\"1.6\""
-                + " stroke-dasharray=\"\(index % 2 == 0 ? "10 4" : "3 3")\"/>\n"
+                + " stroke-dasharray=\"\(SVGChart.referenceDash(index))\"/>\n"
         }
         for item in series {
-            let stroke = tones[item.tone % tones.count]
-            let dash = dashes[item.dash % dashes.count]
+            let stroke = item.stroke, dash = item.dashPattern
             if item.connected, item.points.count > 1 {
                 let path = item.points.enumerated().map { index, point in
                     (index == 0 ? "M" : "L") + coordinate(canvas.x(point.x, xScale)) + " " + coordinate(canvas.y(point.y, yScale))
@@ -278,7 +282,8 @@ public enum SVGChart {
                 if let marker = item.marker {
                     canvas.body += markerElement(marker, x: x, y: y, filled: item.filledMarker, stroke: stroke,
                                                  title: "\(item.name): (\(number(point.x)), \(number(point.y)))",
-                                                 series: item.name, value: point)
+                                                 attributes: "class=\"marker\" data-series=\"\(XMLText.escape(item.name))\""
+                                                     + " data-x=\"\(number(point.x))\" data-y=\"\(number(point.y))\"")
                 }
                 if let label = point.label {
                     let anchor = x > plot.maxX - 120 ? "end" : "start"
@@ -289,8 +294,9 @@ public enum SVGChart {
         return canvas.finish()
     }
 
+    /// A marker at (x, y) with `attributes` (its class and data) and a tooltip.
     static func markerElement(_ marker: ChartMarker, x: Double, y: Double, filled: Bool, stroke: String, title: String,
-                              series: String, value: ChartPoint) -> String {
+                              attributes: String) -> String {
         let r = 5.0
         let tag: String, geometry: String
         switch marker {
@@ -309,8 +315,7 @@ public enum SVGChart {
                 + " M\(coordinate(x - r)) \(coordinate(y + r)) L\(coordinate(x + r)) \(coordinate(y - r))\"")
         }
         let fill = marker == .cross ? "none" : filled ? stroke : "#fff"
-        return "<\(tag) \(geometry) class=\"marker\" data-series=\"\(XMLText.escape(series))\" data-x=\"\(number(value.x))\""
-            + " data-y=\"\(number(value.y))\" fill=\"\(fill)\" stroke=\"\(stroke)\" stroke-width=\"\(marker == .cross ? 2.2 : 1.6)\">"
+        return "<\(tag) \(geometry) \(attributes) fill=\"\(fill)\" stroke=\"\(stroke)\" stroke-width=\"\(marker == .cross ? 2.2 : 1.6)\">"
             + "<title>\(XMLText.escape(title))</title></\(tag)>\n"
     }
 
@@ -367,7 +372,7 @@ struct Canvas {
         var rows: [[LegendEntry]] = [[]]
         var rowWidth = 0.0
         for entry in legend {
-            let width = Double(entry.name.count) * 6.6 + 44
+            let width = Self.legendWidth(entry)
             if rowWidth + width > frame.width - 70, !(rows.last?.isEmpty ?? true) {
                 rows.append([])
                 rowWidth = 0
@@ -389,10 +394,13 @@ struct Canvas {
             for entry in row {
                 head += legendKey(entry, x: x, y: y)
                 head += text(entry.name, x: x + 30, y: y + 4, anchor: "start", className: "legend")
-                x += Double(entry.name.count) * 6.6 + 44
+                x += Self.legendWidth(entry)
             }
         }
     }
+
+    /// A legend entry's width: its key, then about 6.6 px per character of its name.
+    static func legendWidth(_ entry: LegendEntry) -> Double { Double(entry.name.count) * 6.6 + 44 }
 
     func fill(_ index: Int) -> String {
         "url(#\(frame.id)-fill\(index % Self.fillCount))"
@@ -403,8 +411,7 @@ struct Canvas {
         case let .fill(_, index):
             return "<rect x=\"\(SVGChart.coordinate(x))\" y=\"\(SVGChart.coordinate(y - 6))\" width=\"24\" height=\"12\" fill=\"\(fill(index))\" stroke=\"#1b2a3a\" stroke-width=\"0.8\"/>\n"
         case let .line(series):
-            let stroke = SVGChart.tones[series.tone % SVGChart.tones.count]
-            let dash = SVGChart.dashes[series.dash % SVGChart.dashes.count]
+            let stroke = series.stroke, dash = series.dashPattern
             var key = ""
             if series.connected {
                 key += "<line x1=\"\(SVGChart.coordinate(x))\" y1=\"\(SVGChart.coordinate(y))\" x2=\"\(SVGChart.coordinate(x + 24))\""
@@ -412,13 +419,12 @@ struct Canvas {
             }
             if let marker = series.marker {
                 key += SVGChart.markerElement(marker, x: x + 12, y: y, filled: series.filledMarker, stroke: stroke,
-                                              title: series.name, series: "legend", value: ChartPoint(x: 0, y: 0))
-                    .replacingOccurrences(of: "class=\"marker\"", with: "class=\"legend-marker\"")
+                                              title: series.name, attributes: "class=\"legend-marker\"")
             }
             return key
         case let .reference(_, index):
             return "<line x1=\"\(SVGChart.coordinate(x))\" y1=\"\(SVGChart.coordinate(y))\" x2=\"\(SVGChart.coordinate(x + 24))\" y2=\"\(SVGChart.coordinate(y))\""
-                + " stroke=\"#000\" stroke-width=\"1.6\" stroke-dasharray=\"\(index % 2 == 0 ? "10 4" : "3 3")\"/>\n"
+                + " stroke=\"#000\" stroke-width=\"1.6\" stroke-dasharray=\"\(SVGChart.referenceDash(index))\"/>\n"
         }
     }
 
