@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """make bench, part 2: whole `fmctl train` epochs of the reference CNN, with and without the
 footprint, alternated A B A B so that drift on a shared machine hits both alike; the peak
-RSS of each run; and `fmctl evaluate` throughput. Python's standard library only.
+RSS of the largest run (the children's maximum, which is all getrusage gives); and
+`fmctl evaluate` throughput. Python's standard library only.
 
 Usage: scripts/bench-train.py [--fmctl .build/release/fmctl] [--pairs 2] [--threads 2]
 """
@@ -25,7 +26,6 @@ work = tempfile.mkdtemp(prefix="fmctl-bench-")
 
 def train(name, extra):
     run_dir = os.path.join(work, name)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out = subprocess.run([args.fmctl, "train", "--epochs", "1", "--threads", str(args.threads),
                           "--run-dir", run_dir] + extra, capture_output=True, text=True, cwd=work)
     if out.returncode != 0:
@@ -34,7 +34,7 @@ def train(name, extra):
     with open(os.path.join(run_dir, "epochs.csv")) as f:
         row = next(csv.DictReader(f))
     test = re.search(r"test accuracy ([0-9.]+)", out.stdout)
-    return run_dir, float(row["duration_s"]), float(row["train_duration_s"] or row["duration_s"]), rss, before, test
+    return run_dir, float(row["duration_s"]), float(row["train_duration_s"] or row["duration_s"]), rss, test
 
 
 rows = []
@@ -43,7 +43,7 @@ for i in range(args.pairs):
         rows.append((name,) + train(f"{name}-{i}", extra))
 
 print("fmctl train --epochs 1 (cnn, batch 32, 54,000 + 6,000 validation), alternated")
-for name, _, epoch_s, train_s, rss, _, test in rows:
+for name, _, epoch_s, train_s, rss, test in rows:
     print(f"  {name:13s} epoch {epoch_s:6.2f} s  train {train_s:6.2f} s  "
           f"{54000 / train_s:6.0f} samples/s  test accuracy {test.group(1) if test else '?'}")
 with_fp = sorted(r[2] for r in rows if r[0] == "footprint")

@@ -101,16 +101,14 @@ public enum HTMLReport {
 
     static func epochTable(_ record: RunRecord) -> String {
         let header = ["epoch", "time s", "energy J", "train J", "validation J", "avg W", "CO2e g", "train acc", "val acc", "forecast kWh"]
-        var out = "<section><h2>Epochs</h2>\n<table class=\"epochs\">\n<tr>" + header.map { "<th>\(escape($0))</th>" }.joined() + "</tr>\n"
-        for epoch in record.epochs {
-            let cells = [epoch.label, RunReport.figure(epoch.durationSeconds),
-                         RunReport.figure(epoch.energyJoules), RunReport.figure(epoch.phases["train"]?.energyJoules),
-                         RunReport.figure(epoch.phases["validation"]?.energyJoules), RunReport.figure(epoch.averagePowerWatts),
-                         RunReport.figure(epoch.co2eGrams), RunReport.figure(epoch.trainAccuracy), RunReport.figure(epoch.valAccuracy),
-                         epoch.forecast.map { "\(RunReport.figure($0.energyKWh)) [\(RunReport.figure($0.energyKWhLow))-\(RunReport.figure($0.energyKWhHigh))]" } ?? "-"]
-            out += "<tr>" + cells.map { "<td>\(escape($0))</td>" }.joined() + "</tr>\n"
+        let rows = record.epochs.map { epoch in
+            [epoch.label, RunReport.figure(epoch.durationSeconds),
+             RunReport.figure(epoch.energyJoules), RunReport.figure(epoch.phases["train"]?.energyJoules),
+             RunReport.figure(epoch.phases["validation"]?.energyJoules), RunReport.figure(epoch.averagePowerWatts),
+             RunReport.figure(epoch.co2eGrams), RunReport.figure(epoch.trainAccuracy), RunReport.figure(epoch.valAccuracy),
+             epoch.forecast.map { "\(RunReport.figure($0.energyKWh)) [\(RunReport.figure($0.energyKWhLow))-\(RunReport.figure($0.energyKWhHigh))]" } ?? "-"]
         }
-        return out + "</table>\n</section>\n"
+        return "<section><h2>Epochs</h2>\n" + HTMLPage.table(className: "epochs", header: header, rows: rows) + "</section>\n"
     }
 
     // MARK: - Charts
@@ -255,6 +253,18 @@ public enum HTMLReport {
 
 /// The page shell shared by the run report and the comparison.
 enum HTMLPage {
+    /// A table with one header row; the cells of the `textColumns` (by header name) are marked
+    /// as text (left-aligned), the others are figures.
+    static func table(className: String, header: [String], rows: [[String]], textColumns: Set<String> = []) -> String {
+        var out = "<table class=\"\(className)\">\n<tr>" + header.map { "<th>\(XMLText.escape($0))</th>" }.joined() + "</tr>\n"
+        for cells in rows {
+            out += "<tr>" + zip(header, cells).map { column, cell in
+                "<td\(textColumns.contains(column) ? " class=\"text\"" : "")>\(XMLText.escape(cell))</td>"
+            }.joined() + "</tr>\n"
+        }
+        return out + "</table>\n"
+    }
+
     static func document(title: String, body: String) -> String {
         """
         <!DOCTYPE html>

@@ -118,13 +118,9 @@ public struct RunComparison: Sendable {
         var body = "<header><h1>Run comparison</h1>\n<p class=\"subtitle\">\(rows.count) run(s): "
             + rows.map { XMLText.escape("\($0.runID) (\($0.model))") }.joined(separator: ", ") + "</p></header>\n"
         body += "<section><h2>Accuracy against CO2e</h2>\n<figure class=\"wide\">\(paretoChart())</figure></section>\n"
-        body += "<section><h2>Runs</h2>\n<table class=\"compare\">\n<tr>" + Self.header.map { "<th>\(XMLText.escape($0))</th>" }.joined() + "</tr>\n"
-        for cells in textRows {
-            body += "<tr>" + cells.enumerated().map { index, cell in
-                "<td\(index < 3 || index == 6 ? " class=\"text\"" : "")>\(XMLText.escape(cell))</td>"
-            }.joined() + "</tr>\n"
-        }
-        body += "</table>\n<p>\(XMLText.escape(legend))</p></section>\n"
+        body += "<section><h2>Runs</h2>\n"
+            + HTMLPage.table(className: "compare", header: Self.header, rows: textRows, textColumns: ["run", "model", "dataset", "source"])
+        body += "<p>\(XMLText.escape(legend))</p></section>\n"
         if rows.contains(where: { $0.source == .estimate }) {
             body += "<p class=\"source\">Some energy figures are estimates (no RAPL counters); compare runs measured the same way.</p>\n"
         }
