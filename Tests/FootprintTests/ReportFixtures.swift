@@ -8,7 +8,6 @@ import FoundationXML
 enum ReportFixtures {
     static let carbon = CarbonSettings(intensityGramsPerKWh: 400, region: "DEU", source: "test grid", year: 2023, pue: 1.5,
                                        pricePerKWh: 0.3, currency: "EUR")
-    static let host = HostInfo(hostname: "test", os: "Debian 12", cpuModel: "AMD EPYC", cpuCount: 2, sockets: 1, ramTotalGB: 24)
 
     /// A completed run of `epochJoules.count` epochs: each epoch's train phase takes 90 % of
     /// its energy and validation 10 %, package 80 % and dram 20 %; a forecast after each epoch.
@@ -19,7 +18,7 @@ enum ReportFixtures {
             runID: id, model: model, dataset: "fashion-mnist", status: .completed,
             config: ["epochs": .number(Double(epochJoules.count)), "threads": .number(Double(threads)),
                      "batch_size": .number(Double(batchSize)), "learning_rate": .number(Double(Float(0.001)))],
-            host: host, versions: ["fmctl": "0.1.0"],
+            host: testHost, versions: ["fmctl": "0.1.0"],
             measurement: MeasurementProvenance(source: .rapl, domains: ["package-0", "dram-0"], breakdownDomains: ["core-0"],
                                                sampleIntervalSeconds: 0.5, warnings: warnings, method: "powercap counters"),
             carbon: carbon, plannedEpochs: epochJoules.count)

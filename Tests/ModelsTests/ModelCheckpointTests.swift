@@ -3,11 +3,7 @@ import Testing
 @testable import Models
 
 @Suite struct ModelCheckpointTests {
-    func tempPath(_ name: String) -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fmctl-ckpt-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir + "/" + name
-    }
+    let directory = TemporaryDirectory()
 
     /// Weights and Adam state come back bit for bit, and training resumes identically.
     @Test func roundTrip_isBitExactAndResumesIdentically() throws {
@@ -19,7 +15,7 @@ import Testing
         ]).makeModel(seed: 7)
         m.compile(optimizer: Adam(learningRate: 0.003))
         _ = m.fit(data, epochs: 1, batchSize: 16, seed: 1)
-        let path = tempPath("model.safetensors")
+        let path = directory.file("model.safetensors")
         try ModelCheckpoint.save(m, to: path, metadata: ["seed": "1"])
         let (loaded, metadata) = try ModelCheckpoint.load(path: path)
         #expect(metadata["seed"] == "1" && metadata["optimizer"] == "adam")
@@ -39,7 +35,7 @@ import Testing
     @Test func sgdSettingsSurvive() throws {
         let m = try ModelDescription.mlp.makeModel(seed: 1)
         m.compile(optimizer: SGD(learningRate: 0.05, momentum: 0.9, nesterov: true))
-        let path = tempPath("mlp.safetensors")
+        let path = directory.file("mlp.safetensors")
         try ModelCheckpoint.save(m, to: path)
         let sgd = try #require(try ModelCheckpoint.load(path: path).model.optimizer as? SGD)
         #expect(sgd.learningRate == 0.05 && sgd.momentum == 0.9 && sgd.nesterov)
@@ -48,7 +44,7 @@ import Testing
     @Test func shapesThatDoNotFit_areBadData() throws {
         // A checkpoint whose tensor shapes do not match its own model description.
         let m = try ModelDescription.mlp.makeModel(seed: 1)
-        let path = tempPath("bad.safetensors")
+        let path = directory.file("bad.safetensors")
         var tensors = m.namedParameters.map { SafetensorsTensor(name: $0.name, shape: $0.shape, values: $0.values) }
         tensors[0] = SafetensorsTensor(name: tensors[0].name, shape: [10, 10], values: [Float](repeating: 0, count: 100))
         try Safetensors.write(tensors: tensors, metadata: ["model": m.modelDescription.jsonString()], to: path)

@@ -77,13 +77,20 @@ import Tensor
         // The same sums in the same order; with FMA (one rounding instead of two) they can
         // differ in the last bits, so: equal to rounding.
         #expect(maxAbsDiff(fusedPooled, pooled) < 1e-5)
-        // The winner is the argmax's position inside its window (where no near-tie makes the
-        // rounding difference decide).
-        for i in 0..<p.outputCount where fusedPooled[i] == pooled[i] {
-            let pixel = Int(argmax[i]) / c.outChannels
-            let (oy, ox) = ((pixel / c.outWidth) % c.outHeight, pixel % c.outWidth)
-            #expect(Int(winner[i]) == (oy % 2) * 2 + ox % 2)
+        // The winner is the position of the window's maximum, wherever the maximum stands out
+        // by more than rounding (near-ties, the ReLU's all-zero windows among them, may go
+        // either way); most windows do.
+        var checked = 0
+        for i in 0..<p.outputCount {
+            let channel = i % c.outChannels, cell = i / c.outChannels
+            let (px, py, b) = (cell % p.outWidth, cell / p.outWidth % p.outHeight, cell / (p.outWidth * p.outHeight))
+            let values = (0..<4).map { q in y[((b * c.outHeight + 2 * py + q / 2) * c.outWidth + 2 * px + q % 2) * c.outChannels + channel] }
+            let sorted = values.sorted(by: >)
+            guard sorted[0] - sorted[1] > 1e-4 else { continue }
+            checked += 1
+            #expect(Int(winner[i]) == values.firstIndex(of: sorted[0]), "window \(i): \(values)")
         }
+        #expect(checked * 3 >= p.outputCount, "only \(checked) of \(p.outputCount) windows have a clear maximum")
         x.withUnsafeBufferPointer { xp in
             dpool.withUnsafeBufferPointer { dp in
                 fusedPooled.withUnsafeBufferPointer { pp in

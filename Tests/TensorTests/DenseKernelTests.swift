@@ -25,23 +25,7 @@ import Tensor
     ]
 
     func forward(_ x: [Float], _ w: [Float], _ b: [Float]?, _ s: Shape, relu: Bool) -> [Float] {
-        var y = [Float](repeating: .nan, count: s.batch * s.outFeatures)
-        x.withUnsafeBufferPointer { xp in
-            w.withUnsafeBufferPointer { wp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    if let b {
-                        b.withUnsafeBufferPointer {
-                            denseForward(xp.baseAddress!, wp.baseAddress!, $0.baseAddress!, yp.baseAddress!, batch: s.batch,
-                                         inFeatures: s.inFeatures, outFeatures: s.outFeatures, relu: relu)
-                        }
-                    } else {
-                        denseForward(xp.baseAddress!, wp.baseAddress!, nil, yp.baseAddress!, batch: s.batch,
-                                     inFeatures: s.inFeatures, outFeatures: s.outFeatures, relu: relu)
-                    }
-                }
-            }
-        }
-        return y
+        DenseAndActivationTests.dense(x, w, b, batch: s.batch, i: s.inFeatures, o: s.outFeatures, relu: relu)
     }
 
     @Test(arguments: shapes, [true, false])

@@ -279,15 +279,17 @@ extension PoolingTests {
 }
 
 @Suite struct DenseAndActivationTests {
-    static func dense(_ x: [Float], _ w: [Float], _ b: [Float], batch: Int, i: Int, o: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: batch * o)
+    /// `denseForward` on arrays; an output it does not write stays NaN.
+    static func dense(_ x: [Float], _ w: [Float], _ b: [Float]?, batch: Int, i: Int, o: Int, relu: Bool = false) -> [Float] {
+        var out = [Float](repeating: .nan, count: batch * o)
         x.withUnsafeBufferPointer { xp in
             w.withUnsafeBufferPointer { wp in
-                b.withUnsafeBufferPointer { bp in
-                    out.withUnsafeMutableBufferPointer {
-                        denseForward(xp.baseAddress!, wp.baseAddress!, bp.baseAddress!, $0.baseAddress!,
-                                     batch: batch, inFeatures: i, outFeatures: o)
+                out.withUnsafeMutableBufferPointer { yp in
+                    func run(_ bias: UnsafePointer<Float>?) {
+                        denseForward(xp.baseAddress!, wp.baseAddress!, bias, yp.baseAddress!, batch: batch, inFeatures: i,
+                                     outFeatures: o, relu: relu)
                     }
+                    if let b { b.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
                 }
             }
         }

@@ -43,21 +43,20 @@ enum Fmctl {
 
     /// The environment every run gets: no RAPL (a powercap root that does not exist, so runs
     /// behave alike on a laptop with RAPL and on this VM), one OpenBLAS thread.
-    static func environment(_ extra: [String: String] = [:]) -> [String: String] {
+    static var environment: [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["FMCTL_POWERCAP_ROOT"] = "/nonexistent/fmctl-e2e-powercap"
         env["OPENBLAS_NUM_THREADS"] = "1"
-        for (key, value) in extra { env[key] = value }
         return env
     }
 
     /// Starts `fmctl arguments` in `directory` with stdout and stderr going to files there.
-    static func start(_ arguments: [String], in directory: String, environment extra: [String: String] = [:]) throws -> RunningFmctl {
+    static func start(_ arguments: [String], in directory: String) throws -> RunningFmctl {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = environment(extra)
+        process.environment = environment
         let id = UUID().uuidString
         let stdoutPath = directory + "/.fmctl-stdout-" + id
         let stderrPath = directory + "/.fmctl-stderr-" + id
@@ -78,9 +77,8 @@ enum Fmctl {
 
     /// Runs `fmctl arguments` to the end, killing it after `timeout` seconds (the test then fails).
     @discardableResult
-    static func run(_ arguments: [String], in directory: String, timeout: Double = 60,
-                    environment extra: [String: String] = [:]) throws -> FmctlResult {
-        try start(arguments, in: directory, environment: extra).wait(timeout: timeout)
+    static func run(_ arguments: [String], in directory: String, timeout: Double = 60) throws -> FmctlResult {
+        try start(arguments, in: directory).wait(timeout: timeout)
     }
 }
 
