@@ -6,7 +6,8 @@ import Testing
     /// A package-0 counter advancing at 60 W, with a 15 J range so it wraps every quarter
     /// second: fmctl reports `rapl` energy whose average power is 60 W within 2 % (the writer
     /// thread's staleness of about a millisecond at each boundary is the only error source).
-    /// The mlp's epoch on the full training set lasts 2-3 s in a release build, several wraps.
+    /// The mlp's epoch on the full training set in batches of 8 lasts several seconds even on a
+    /// fast machine: many wraps.
     @Test func train_fakeRAPL_reportsCounterEnergy() throws {
         let work = try WorkFolder()
         try Datasets.fashionMNISTSubset(in: work.file("data"), train: 60_000, test: 100)
@@ -17,8 +18,8 @@ import Testing
                                         maxPowerMicrowatts: 120_000_000)
         let counter = PoweredCounter(path: tree.energyPath, watts: watts, maxRangeMicrojoules: range)
         counter.start()
-        let result = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "1", "--threads", "1",
-                                    "--powercap-root", tree.root, "--run-dir", "run"], in: work.path, timeout: 90)
+        let result = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "1", "--batch-size", "8",
+                                    "--threads", "1", "--powercap-root", tree.root, "--run-dir", "run"], in: work.path, timeout: 90)
         counter.stop()
         expectSuccess(result)
         #expect(!result.stderr.contains("no RAPL"), "\(result.stderr)")
