@@ -101,7 +101,7 @@ struct Summary: ParsableCommand {
 
     func run() throws {
         try withUserErrors {
-            let net: Sequential
+            let net: Model
             if model.hasSuffix(".safetensors") {
                 net = try ModelCheckpoint.load(path: model).model
             } else {

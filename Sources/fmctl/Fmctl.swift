@@ -111,7 +111,7 @@ func loadModelDescription(_ spec: String) throws -> ModelDescription {
 }
 
 /// Builds the model, turning a structural error into a bad-data error naming the source.
-func makeModel(_ description: ModelDescription, source: String, seed: UInt64) throws -> Sequential {
+func makeModel(_ description: ModelDescription, source: String, seed: UInt64) throws -> Model {
     do {
         return try description.makeModel(seed: seed)
     } catch let error as ModelError {
@@ -119,10 +119,14 @@ func makeModel(_ description: ModelDescription, source: String, seed: UInt64) th
     }
 }
 
-/// Refuses data the model cannot take, exit 65 naming `path`: images with another number of
+/// Refuses data the model cannot take, exit 65 naming `path`: a model with several inputs, images with another number of
 /// values than the model's input, or labels beyond its outputs (a one-output model is binary:
 /// labels 0 and 1). `fit` and `evaluate` would otherwise stop on a precondition.
-func checkDataFits(_ data: LabeledImages, model: Sequential, path: String) throws {
+func checkDataFits(_ data: LabeledImages, model: Model, path: String) throws {
+    guard model.inputs.count == 1 else {
+        let names = model.inputs.map(\.name).joined(separator: ", ")
+        throw DataError(path: path, message: "the model has \(model.inputs.count) inputs (\(names)); an image data set feeds a model with one input", exitCode: 65)
+    }
     guard data.sampleShape.reduce(1, *) == model.inputCount else {
         throw DataError(path: path, message: "images of shape \(data.sampleShape) do not fit the model's input \(model.inputShape)", exitCode: 65)
     }

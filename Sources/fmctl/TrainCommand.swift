@@ -163,7 +163,7 @@ struct Train: ParsableCommand {
     }
 
     /// Trains from `position` with the hooks connected, then evaluates and closes the run.
-    func runFit(_ net: Sequential, data: Dataset, trainData: LabeledImages, folder: RunFolder, tracker: EnergyTracker?,
+    func runFit(_ net: Model, data: Dataset, trainData: LabeledImages, folder: RunFolder, tracker: EnergyTracker?,
                 settings: FootprintSettings, epochs: Int, batchSize: Int, validationSplit: Double, seed: UInt64,
                 from start: TrainingPosition = TrainingPosition()) throws {
         installInterruptHandlers()
@@ -275,7 +275,7 @@ struct Train: ParsableCommand {
 
 /// Connects `fit`'s hooks to the progress line, the footprint windows and the run folder.
 final class TrainingSession: TrainingObserver {
-    let model: Sequential
+    let model: Model
     let folder: RunFolder
     let tracker: EnergyTracker?
     let carbon: CarbonSettings
@@ -286,7 +286,7 @@ final class TrainingSession: TrainingObserver {
     var failure: (any Error)?
     private var phases: [String: EnergyMeasurement] = [:]
 
-    init(model: Sequential, folder: RunFolder, tracker: EnergyTracker?, carbon: CarbonSettings, flopsPerSample: Int, seed: UInt64) {
+    init(model: Model, folder: RunFolder, tracker: EnergyTracker?, carbon: CarbonSettings, flopsPerSample: Int, seed: UInt64) {
         self.model = model
         self.folder = folder
         self.tracker = tracker

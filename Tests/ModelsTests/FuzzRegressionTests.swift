@@ -6,7 +6,7 @@ import Testing
 /// each crashed, trapped or aborted before its fix, and must now be a thrown error.
 @Suite struct FuzzRegressionTests {
     /// A model JSON that parses, built as `fmctl train --model FILE` builds it.
-    func build(_ json: String) throws -> Sequential {
+    func build(_ json: String) throws -> Model {
         try ModelDescription.parse(Data(json.utf8)).makeModel(seed: 1)
     }
 

@@ -9,9 +9,9 @@ import Testing
     @Test func roundTrip_isBitExactAndResumesIdentically() throws {
         let data = syntheticImages(count: 64, height: 8, width: 8)
         let m = try ModelDescription(name: "t", inputShape: [8, 8, 1], layers: [
-            LayerConfiguration(type: "Conv2D", filters: 8, kernelSize: [3, 3], activation: .relu),
-            LayerConfiguration(type: "MaxPooling2D"), LayerConfiguration(type: "Flatten"),
-            LayerConfiguration(type: "Dense", units: 3, activation: .softmax),
+            LayerConfiguration(Conv2D.Options(filters: 8, kernelSize: [3, 3], activation: .relu)),
+            LayerConfiguration(MaxPool2D.Options()), LayerConfiguration(Flatten.Options()),
+            LayerConfiguration(Dense.Options(units: 3, activation: .softmax)),
         ]).makeModel(seed: 7)
         m.compile(optimizer: Adam(learningRate: 0.003))
         _ = m.fit(data, epochs: 1, batchSize: 16, seed: 1)

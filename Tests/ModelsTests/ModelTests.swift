@@ -112,7 +112,7 @@ func syntheticImages(count: Int, height: Int = 8, width: Int = 8, classes: Int =
         // 100 samples, split 0.3: 70 train (batches of 32, 32, 6), 30 validation.
         let data = syntheticImages(count: 100)
         let m = try ModelDescription(name: "t", inputShape: [8, 8, 1], layers: [
-            LayerConfiguration(type: "Flatten"), LayerConfiguration(type: "Dense", units: 3, activation: .softmax),
+            LayerConfiguration(Flatten.Options()), LayerConfiguration(Dense.Options(units: 3, activation: .softmax)),
         ]).makeModel(seed: 2)
         m.compile(optimizer: SGD(learningRate: 0))  // parameters stay: metrics are plain means
         var batchSizes: [Int] = []
@@ -142,11 +142,11 @@ func syntheticImages(count: Int, height: Int = 8, width: Int = 8, classes: Int =
 
     @Test func hookStopsTraining_andResumeMatchesUninterrupted() throws {
         let data = syntheticImages(count: 200)
-        func model() throws -> Sequential {
+        func model() throws -> Model {
             let m = try ModelDescription(name: "t", inputShape: [8, 8, 1], layers: [
-                LayerConfiguration(type: "Flatten"), LayerConfiguration(type: "Dense", units: 8, activation: .relu),
-                LayerConfiguration(type: "Dropout", rate: 0.2),
-                LayerConfiguration(type: "Dense", units: 3, activation: .softmax),
+                LayerConfiguration(Flatten.Options()), LayerConfiguration(Dense.Options(units: 8, activation: .relu)),
+                LayerConfiguration(Dropout.Options(rate: 0.2)),
+                LayerConfiguration(Dense.Options(units: 3, activation: .softmax)),
             ]).makeModel(seed: 9)
             m.compile(optimizer: Adam())
             return m
@@ -257,11 +257,11 @@ func syntheticImages(count: Int, height: Int = 8, width: Int = 8, classes: Int =
     }
 
     @Test func impossibleShapes_areRejectedAtBuild() throws {
-        let small = ModelDescription(name: "x", inputShape: [2, 2, 1], layers: [LayerConfiguration(type: "Conv2D", filters: 1, kernelSize: [3, 3])])
+        let small = ModelDescription(name: "x", inputShape: [2, 2, 1], layers: [LayerConfiguration(Conv2D.Options(filters: 1, kernelSize: [3, 3]))])
         #expect(throws: ModelError.self) { try small.makeModel() }
-        let flatFirst = ModelDescription(name: "x", inputShape: [4, 4, 1], layers: [LayerConfiguration(type: "Dense", units: 3)])
+        let flatFirst = ModelDescription(name: "x", inputShape: [4, 4, 1], layers: [LayerConfiguration(Dense.Options(units: 3))])
         #expect(throws: ModelError.self) { try flatFirst.makeModel() }
-        let convAfterFlatten = ModelDescription(name: "x", inputShape: [4, 4, 1], layers: [LayerConfiguration(type: "Flatten"), LayerConfiguration(type: "Conv2D", filters: 1, kernelSize: [1, 1])])
+        let convAfterFlatten = ModelDescription(name: "x", inputShape: [4, 4, 1], layers: [LayerConfiguration(Flatten.Options()), LayerConfiguration(Conv2D.Options(filters: 1, kernelSize: [1, 1]))])
         #expect(throws: ModelError.self) { try convAfterFlatten.makeModel() }
     }
 }
@@ -272,10 +272,10 @@ func syntheticImages(count: Int, height: Int = 8, width: Int = 8, classes: Int =
     @Test func fusedConvPool_trainsLikeUnfused() throws {
         let data = syntheticImages(count: 96, height: 10, width: 10)
         let d = ModelDescription(name: "t", inputShape: [10, 10, 1], layers: [
-            LayerConfiguration(type: "Conv2D", filters: 8, kernelSize: [3, 3], activation: .relu),
-            LayerConfiguration(type: "MaxPooling2D", poolSize: [2, 2]),
-            LayerConfiguration(type: "Flatten"),
-            LayerConfiguration(type: "Dense", units: 3, activation: .softmax),
+            LayerConfiguration(Conv2D.Options(filters: 8, kernelSize: [3, 3], activation: .relu)),
+            LayerConfiguration(MaxPool2D.Options(poolSize: [2, 2])),
+            LayerConfiguration(Flatten.Options()),
+            LayerConfiguration(Dense.Options(units: 3, activation: .softmax)),
         ])
         let fused = try d.makeModel(seed: 1), plain = try d.makeModel(seed: 1, fuseLayers: false)
         #expect((fused.layers[0] as! Conv2D).fusedPool != nil)
@@ -305,8 +305,8 @@ extension LayerFusionTests {
         let fused = try model(fuse: true), plain = try model(fuse: false)
         let a = fused.fit(data, epochs: 3, batchSize: 16, validationSplit: 0.2, seed: 5)
         let b = plain.fit(data, epochs: 3, batchSize: 16, validationSplit: 0.2, seed: 5)
-        #expect(fused.adamFusedLayers.map(\.offset) == [0, 36 * 40 + 40])
-        #expect(plain.adamFusedLayers.isEmpty)
+        #expect(fused.plan.fusedUpdate?.layers.map(\.offset) == [0, 36 * 40 + 40])
+        #expect(plain.plan.fusedUpdate == nil)
         #expect((fused.layers[1] as! Dense).fusedAdam == nil)  // set for the backward pass only
         #expect(fused.optimizer.stepCount == plain.optimizer.stepCount && fused.optimizer.stepCount == 15)
         #expect(abs(a.history[2].loss - b.history[2].loss) < 1e-4)
@@ -316,7 +316,7 @@ extension LayerFusionTests {
         #expect(maxAbsDiffModels(fused.flatParameters, untrained.flatParameters) > 1e-2)
         // SGD has no fused path: the layers go back to gradients only.
         fused.compile(optimizer: SGD())
-        #expect(fused.adamFusedLayers.isEmpty)
+        #expect(fused.plan.fusedUpdate == nil)
     }
 }
 

@@ -1,10 +1,20 @@
 import Foundation
 import Tensor
 
-extension Sequential {
-    /// This model in the JSON description format (the layers' own configurations).
+extension Model {
+    /// This model in the JSON description format (the layers' own configurations; a layer's
+    /// `inputs` only where it does not take the previous layer's output, `outputs` only where
+    /// the output is not the last layer).
     public var modelDescription: ModelDescription {
-        ModelDescription(name: name, inputShape: inputShape, layers: layers.map(\.configuration), loss: loss)
+        let configurations = layers.enumerated().map { j, layer in
+            var c = layer.configuration
+            let implicit = j == 0 ? (inputs.count == 1 ? [0] : []) : [inputs.count + j - 1]
+            if layerInputs[j] != implicit { c.inputs = layerInputs[j].map(tensorName) }
+            return c
+        }
+        let last = outputTensor == inputs.count + layers.count - 1
+        return ModelDescription(name: name, inputs: inputs, layers: configurations,
+                                outputs: last ? nil : [tensorName(outputTensor)], loss: loss)
     }
 }
 
@@ -16,7 +26,7 @@ public enum ModelCheckpoint {
 
     /// Writes the checkpoint atomically (temp file, fsync, rename): a crash leaves the
     /// previous checkpoint whole. `metadata` adds caller keys (training position, seed).
-    public static func save(_ model: Sequential, to path: String, includeOptimizer: Bool = true,
+    public static func save(_ model: Model, to path: String, includeOptimizer: Bool = true,
                             metadata extra: [String: String] = [:]) throws(DataError) {
         var tensors = model.namedParameters.map { SafetensorsTensor(name: $0.name, shape: $0.shape, values: $0.values) }
         var metadata = extra
@@ -42,11 +52,11 @@ public enum ModelCheckpoint {
     /// Rebuilds the model from the description in the file and loads its weights bit for bit;
     /// restores the optimiser state when the file holds it. Every mismatch is a bad-data error
     /// naming the file.
-    public static func load(path: String) throws(DataError) -> (model: Sequential, metadata: [String: String]) {
+    public static func load(path: String) throws(DataError) -> (model: Model, metadata: [String: String]) {
         let (tensors, metadata) = try Safetensors.read(path: path)
         func bad(_ message: String) -> DataError { DataError(path: path, message: message, exitCode: DataError.badDataExitCode) }
         guard let json = metadata["model"] else { throw bad("no model description in the safetensors metadata (key 'model'); expected a checkpoint written by fmctl") }
-        let model: Sequential
+        let model: Model
         do {
             model = try ModelDescription.parse(Data(json.utf8)).makeModel()
         } catch {

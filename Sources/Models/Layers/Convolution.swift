@@ -3,8 +3,8 @@ import Tensor
 /// A 2-D convolution over NHWC images: `activation(conv(x, kernel) + bias)`. The kernel is
 /// stored (KH*KW*Cin, Cout), Keras's (kh, kw, cin, cout) flattened, so one sgemm against the
 /// batch's im2col matrix computes the whole layer.
-public final class Conv2D: SoftmaxFusable {
-    public let typeName = "Conv2D"
+public final class Conv2D: SoftmaxFusable, ReLUMaskSource, PoolFusingConvolution {
+    public var typeName: String { Options.typeName }
     public var name = "conv2d"
     public let filters: Int
     public let kernelSize: (height: Int, width: Int)
@@ -23,7 +23,12 @@ public final class Conv2D: SoftmaxFusable {
     var reluMaskAppliedDownstream = false
     /// Set by the model when this is the first layer, a ReLU convolution that the fused
     /// conv+ReLU+pool kernels can run together with the 2x2 pool above it.
-    var fusedPool: MaxPool2D?
+    var fusedPool: (any ConvolutionFusablePool)?
+    var outputIsReLU: Bool { activation == .relu }
+
+    func canFuse(with pool: any ConvolutionFusablePool) -> Bool {
+        activation == .relu && convReLUPoolApplies(geometry, pool.poolGeometry)
+    }
     private var patchOffsets: UnsafeMutablePointer<Int>?
     private var input: UnsafePointer<Float>!
 
@@ -43,9 +48,9 @@ public final class Conv2D: SoftmaxFusable {
     }
 
     public var configuration: LayerConfiguration {
-        LayerConfiguration(type: typeName, name: name, filters: filters,
-                           kernelSize: [kernelSize.height, kernelSize.width],
-                           strides: [strides.height, strides.width], padding: padding, activation: activation)
+        LayerConfiguration(Options(filters: filters, kernelSize: [kernelSize.height, kernelSize.width],
+                                   strides: [strides.height, strides.width], padding: padding, activation: activation),
+                           name: name)
     }
 
     public func build(inputShape: [Int]) throws -> [Int] {
@@ -140,5 +145,49 @@ public final class Conv2D: SoftmaxFusable {
     public var flopsPerSample: LayerFLOPs {
         let f = 2 * geometry.outHeight * geometry.outWidth * geometry.patchSize * filters
         return LayerFLOPs(forward: f, weightGradient: f, inputGradient: f)
+    }
+}
+
+extension Conv2D {
+    /// `{"type": "Conv2D", "filters": 32, "kernel_size": [3, 3], "activation": "relu"}`:
+    /// `filters` and `kernel_size` required; `strides` 1, `padding` valid and `activation`
+    /// linear by default (an integer size stands for both dimensions, as in Keras).
+    public struct Options: LayerOptions {
+        public static let typeName = "Conv2D"
+        public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+        public var filters: Int
+        public var kernelSize: [Int]
+        public var strides: [Int]
+        public var padding: Padding
+        public var activation: Activation
+
+        public init(filters: Int, kernelSize: [Int], strides: [Int] = [1, 1], padding: Padding = .valid,
+                    activation: Activation = .linear) {
+            self.filters = filters; self.kernelSize = kernelSize; self.strides = strides
+            self.padding = padding; self.activation = activation
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case filters, strides, padding, activation
+            case kernelSize = "kernel_size"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            filters = try c.decode(Int.self, forKey: .filters)
+            kernelSize = try c.decodePair(.kernelSize)
+            strides = try c.decodePair(.strides, default: [1, 1])
+            padding = try c.decodeIfPresent(Padding.self, forKey: .padding) ?? .valid
+            activation = try c.decodeIfPresent(Activation.self, forKey: .activation) ?? .linear
+        }
+
+        public var sizes: [(key: String, value: Int)] {
+            [("filters", filters)] + kernelSize.map { ("kernel_size", $0) } + strides.map { ("strides", $0) }
+        }
+
+        public func makeLayer() -> any Layer {
+            Conv2D(filters: filters, kernelSize: (kernelSize[0], kernelSize[1]), strides: (strides[0], strides[1]),
+                   padding: padding, activation: activation)
+        }
     }
 }

@@ -3,7 +3,7 @@ import Tensor
 /// A fully connected layer: `activation(x * kernel + bias)`, kernel (in, units) as Keras
 /// stores it, Glorot-uniform kernel and zero bias.
 public final class Dense: SoftmaxFusable, AdamFusedLayer {
-    public let typeName = "Dense"
+    public var typeName: String { Options.typeName }
     public var name = "dense"
     public let units: Int
     public let activation: Activation
@@ -24,7 +24,7 @@ public final class Dense: SoftmaxFusable, AdamFusedLayer {
     }
 
     public var configuration: LayerConfiguration {
-        LayerConfiguration(type: typeName, name: name, units: units, activation: activation)
+        LayerConfiguration(Options(units: units, activation: activation), name: name)
     }
 
     public func build(inputShape: [Int]) throws -> [Int] {
@@ -84,5 +84,32 @@ public final class Dense: SoftmaxFusable, AdamFusedLayer {
     public var flopsPerSample: LayerFLOPs {
         let f = 2 * inFeatures * units
         return LayerFLOPs(forward: f, weightGradient: f, inputGradient: f)
+    }
+}
+
+extension Dense {
+    /// `{"type": "Dense", "units": 128, "activation": "relu"}`: `units` required, `activation`
+    /// linear by default.
+    public struct Options: LayerOptions {
+        public static let typeName = "Dense"
+        public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+        public var units: Int
+        public var activation: Activation
+
+        public init(units: Int, activation: Activation = .linear) {
+            self.units = units
+            self.activation = activation
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case units, activation }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            units = try c.decode(Int.self, forKey: .units)
+            activation = try c.decodeIfPresent(Activation.self, forKey: .activation) ?? .linear
+        }
+
+        public var sizes: [(key: String, value: Int)] { [("units", units)] }
+        public func makeLayer() -> any Layer { Dense(units: units, activation: activation) }
     }
 }

@@ -3,8 +3,8 @@ import Tensor
 /// Inverted dropout: in training each element is zeroed with probability `rate` and the
 /// survivors scaled by 1/(1 - rate), so inference is the identity (Keras). The mask comes
 /// from the model's seeded generator.
-public final class Dropout: ParameterFreeLayer {
-    public let typeName = "Dropout"
+public final class Dropout: ParameterFreeLayer, StochasticLayer {
+    public var typeName: String { Options.typeName }
     public var name = "dropout"
     public let rate: Float
     private var shape: [Int] = []
@@ -16,7 +16,7 @@ public final class Dropout: ParameterFreeLayer {
     public init(rate: Float) { self.rate = rate }
 
     public var configuration: LayerConfiguration {
-        LayerConfiguration(type: typeName, name: name, rate: Double(rate))
+        LayerConfiguration(Options(rate: Double(rate)), name: name)
     }
 
     public func build(inputShape: [Int]) throws -> [Int] {
@@ -54,44 +54,17 @@ public final class Dropout: ParameterFreeLayer {
     }
 }
 
-/// A standalone activation (`Activation("relu")`, `ReLU()` in Keras).
-public final class ActivationLayer: ParameterFreeLayer, SoftmaxFusable {
-    public let typeName = "Activation"
-    public var name = "activation"
-    public let activation: Activation
-    public var emitsLogits = false
-    private var shape: [Int] = []
-    private var output: FloatBuffer!
+extension Dropout {
+    /// `{"type": "Dropout", "rate": 0.2}`: `rate` required, in [0, 1).
+    public struct Options: LayerOptions {
+        public static let typeName = "Dropout"
+        public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+        public var rate: Double
 
-    public init(_ activation: Activation) { self.activation = activation }
+        public init(rate: Double) { self.rate = rate }
 
-    public var configuration: LayerConfiguration {
-        LayerConfiguration(type: typeName, name: name, activation: activation)
-    }
+        enum CodingKeys: String, CodingKey, CaseIterable { case rate }
 
-    public func build(inputShape: [Int]) throws -> [Int] {
-        shape = inputShape
-        return shape
-    }
-
-    public var outputShape: [Int] { shape }
-    private var rowLength: Int { shape.last ?? 1 }
-
-    public func allocate(maxBatch: Int, needsInputGradient: Bool) {
-        output = FloatBuffer(count: maxBatch * outputCount)
-    }
-
-    public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafePointer<Float> {
-        let y = output.pointer
-        let n = batch * outputCount
-        y.update(from: input, count: n)
-        activationForward(appliedActivation, y, rows: n / rowLength, columns: rowLength)
-        return UnsafePointer(y)
-    }
-
-    public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? {
-        let n = batch * outputCount
-        activationBackward(appliedActivation, dout, output: output.pointer, rows: n / rowLength, columns: rowLength)
-        return dout
+        public func makeLayer() -> any Layer { Dropout(rate: Float(rate)) }
     }
 }

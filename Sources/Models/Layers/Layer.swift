@@ -23,16 +23,18 @@ public struct LayerFLOPs: Sendable, Equatable {
     public static let zero = LayerFLOPs(forward: 0, weightGradient: 0, inputGradient: 0)
 }
 
-/// A layer of a `Sequential` model. Layers run on caller-owned buffers: `allocate` sizes
-/// every workspace once for the largest batch, so `forward` and `backward` allocate nothing.
+/// A layer of a ``Model``. Layers run on caller-owned buffers: `allocate` sizes every
+/// workspace once for the largest batch, so `forward` and `backward` allocate nothing.
 ///
 /// Shapes are per sample, without the batch dimension: images `[H, W, C]`, vectors `[F]`.
+/// A layer with several inputs (``Add``, ``Concatenate``) conforms to ``MergeLayer``, which
+/// adds the several-input forms of `build`, `allocate`, `forward` and `backward`.
 public protocol Layer: AnyObject {
-    /// Keras's class name (`Conv2D`, `Dense`, ...).
+    /// Keras's class name (`Conv2D`, `Dense`, ...), the `type` of the layer in the model JSON.
     var typeName: String { get }
     /// The instance name (`conv2d`, `dense_1`), set by the model.
     var name: String { get set }
-    /// The description of this layer in the model JSON format.
+    /// The description of this layer in the model JSON format (its typed options).
     var configuration: LayerConfiguration { get }
 
     /// Checks the input shape and returns the output shape; called once by the model.
@@ -74,6 +76,74 @@ extension SoftmaxFusable {
 extension Layer {
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
     public var outputCount: Int { outputShape.reduce(1, *) }
+}
+
+/// A layer over several inputs of the same batch (``Add``, ``Concatenate``). The model calls
+/// only these forms; the single-input requirements of ``Layer`` come from the extension below
+/// and refuse a single input at `build`.
+public protocol MergeLayer: Layer {
+    /// Checks the input shapes (at least two) and returns the output shape.
+    /// - Throws: ``ModelError`` when the shapes cannot be merged.
+    func build(inputShapes: [[Int]]) throws -> [Int]
+    /// Sizes the workspaces; `needsInputGradients[k]` is false for an input nobody differentiates.
+    func allocate(maxBatch: Int, needsInputGradients: [Bool])
+    /// Computes the output from `inputs[0..<count]` (one pointer per input, in order).
+    func forward(inputs: UnsafePointer<UnsafePointer<Float>>, count: Int, batch: Int, training: Bool) -> UnsafePointer<Float>
+    /// Takes the gradient of the loss with respect to the output (the layer may overwrite it)
+    /// and writes into `inputGradients[k]` the gradient with respect to input `k`: a buffer
+    /// that no other input's entry shares (the model may add into it), or nil when not needed.
+    func backward(_ outputGradient: UnsafeMutablePointer<Float>, batch: Int,
+                  inputGradients: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>, count: Int)
+}
+
+extension MergeLayer {
+    public func build(inputShape: [Int]) throws -> [Int] { try build(inputShapes: [inputShape]) }
+    public func allocate(maxBatch: Int, needsInputGradient: Bool) {
+        allocate(maxBatch: maxBatch, needsInputGradients: [needsInputGradient])
+    }
+    public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafePointer<Float> {
+        preconditionFailure("\(typeName) merges several inputs; the model calls forward(inputs:count:batch:training:)")
+    }
+    public func backward(_ outputGradient: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? {
+        preconditionFailure("\(typeName) merges several inputs; the model calls backward(_:batch:inputGradients:count:)")
+    }
+}
+
+// MARK: - Capabilities the training plan fuses on (see docs/architecture.md)
+
+/// A layer whose output may end in a ReLU that the layer consuming it applies as a mask in
+/// its own backward pass (one pass over the gradient instead of two).
+protocol ReLUMaskSource: Layer {
+    /// True when the output is ReLU'd (the mask can be taken from the consumer's output).
+    var outputIsReLU: Bool { get }
+    /// Set by the plan: the consumer applies the mask, so this layer's backward skips it.
+    var reluMaskAppliedDownstream: Bool { get set }
+}
+
+/// A layer that can apply the ReLU mask of the layer below in its backward pass.
+protocol ReLUMaskSink: Layer {
+    var appliesReLUMask: Bool { get set }
+}
+
+/// A 2x2 max-pool that a convolution below may compute inside its own fused kernel.
+protocol ConvolutionFusablePool: Layer {
+    var poolGeometry: PoolGeometry { get }
+    var outputPointer: UnsafeMutablePointer<Float> { get }
+    var argmaxPointer: UnsafeMutablePointer<Int32> { get }
+    /// Set by the plan: forward returns what the convolution wrote, backward passes through.
+    var fusedWithConvolutionBelow: Bool { get set }
+}
+
+/// A first-layer convolution that can run fused with the pool above it (no input gradient).
+protocol PoolFusingConvolution: Layer {
+    func canFuse(with pool: any ConvolutionFusablePool) -> Bool
+    /// Set by the plan; nil runs the layer by itself.
+    var fusedPool: (any ConvolutionFusablePool)? { get set }
+}
+
+/// A layer that draws random numbers in training (dropout masks); `fit` seeds it per batch.
+protocol StochasticLayer: Layer {
+    var rng: Xoshiro256 { get set }
 }
 
 /// A layer with no parameters (pooling, flatten, dropout, activation).

@@ -2,8 +2,8 @@ import Tensor
 
 /// Max-pooling over NHWC images; stride defaults to the pool size (Keras). Keeps the argmax
 /// of every window for backward.
-public final class MaxPool2D: ParameterFreeLayer {
-    public let typeName = "MaxPooling2D"
+public final class MaxPool2D: ParameterFreeLayer, ReLUMaskSink, ConvolutionFusablePool {
+    public var typeName: String { Options.typeName }
     public var name = "max_pooling2d"
     public let poolSize: (height: Int, width: Int)
     public let strides: (height: Int, width: Int)
@@ -32,8 +32,8 @@ public final class MaxPool2D: ParameterFreeLayer {
     }
 
     public var configuration: LayerConfiguration {
-        LayerConfiguration(type: typeName, name: name, strides: [strides.height, strides.width],
-                           padding: padding, poolSize: [poolSize.height, poolSize.width])
+        LayerConfiguration(Options(poolSize: [poolSize.height, poolSize.width], strides: [strides.height, strides.width],
+                                   padding: padding), name: name)
     }
 
     public func build(inputShape: [Int]) throws -> [Int] {
@@ -78,24 +78,41 @@ public final class MaxPool2D: ParameterFreeLayer {
     }
 }
 
-/// Flattens each sample to a vector. NHWC is already contiguous per sample, so this is a
-/// view: forward and backward pass their pointers through.
-public final class Flatten: ParameterFreeLayer {
-    public let typeName = "Flatten"
-    public var name = "flatten"
-    private var count = 0
+extension MaxPool2D {
+    /// `{"type": "MaxPooling2D", "pool_size": [2, 2]}` (alias `MaxPool2D`): `pool_size` 2,
+    /// `strides` the pool size and `padding` valid by default.
+    public struct Options: LayerOptions {
+        public static let typeName = "MaxPooling2D"
+        public static let aliases = ["MaxPool2D"]
+        public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+        public var poolSize: [Int]
+        public var strides: [Int]
+        public var padding: Padding
 
-    public init() {}
+        public init(poolSize: [Int] = [2, 2], strides: [Int]? = nil, padding: Padding = .valid) {
+            self.poolSize = poolSize
+            self.strides = strides ?? poolSize
+            self.padding = padding
+        }
 
-    public var configuration: LayerConfiguration { LayerConfiguration(type: typeName, name: name) }
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case strides, padding
+            case poolSize = "pool_size"
+        }
 
-    public func build(inputShape: [Int]) throws -> [Int] {
-        count = inputShape.reduce(1, *)
-        return outputShape
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            poolSize = try c.decodePair(.poolSize, default: [2, 2])
+            strides = try c.decodePair(.strides, default: poolSize)
+            padding = try c.decodeIfPresent(Padding.self, forKey: .padding) ?? .valid
+        }
+
+        public var sizes: [(key: String, value: Int)] {
+            poolSize.map { ("pool_size", $0) } + strides.map { ("strides", $0) }
+        }
+
+        public func makeLayer() -> any Layer {
+            MaxPool2D(poolSize: (poolSize[0], poolSize[1]), strides: (strides[0], strides[1]), padding: padding)
+        }
     }
-
-    public var outputShape: [Int] { [count] }
-    public func allocate(maxBatch: Int, needsInputGradient: Bool) {}
-    public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafePointer<Float> { input }
-    public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? { dout }
 }

@@ -36,7 +36,7 @@ public func validationSplitIndex(count: Int, validationSplit: Double) -> Int {
     Int((Double(count) * (1 - validationSplit)).rounded(.down))
 }
 
-extension Sequential {
+extension Model {
     /// The shuffling (and dropout) generator of one epoch: a fresh stream per (seed, epoch),
     /// so that a resumed run shuffles exactly as an uninterrupted one.
     static func epochGenerator(seed: UInt64, epoch: Int, stream: UInt64) -> Xoshiro256 {
@@ -67,7 +67,7 @@ extension Sequential {
         var history: [EpochLogs] = []
         let batches = (trainCount + batchSize - 1) / batchSize
         var start = position
-        let dropouts = layers.compactMap { $0 as? Dropout }
+        let dropouts = plan.stochasticLayers
 
         for epoch in start.epoch..<epochs {
             let e = epoch + 1
