@@ -473,9 +473,6 @@ struct GraphResolution {
         for j in nodes.indices where inputs.count + j != outputTensor && consumerCounts[inputs.count + j] == 0 {
             throw ModelError("layer \(j + 1) (\(names[j])): its output is not used (only the output layer's may be unused)")
         }
-        if consumerCounts[outputTensor] != 0 {
-            throw ModelError("output '\(names[outputTensor - inputs.count])' is also the input of another layer; the output layer must be last in the chain of computation")
-        }
     }
 }
 
