@@ -305,9 +305,21 @@ public class Model {
 
     /// One optimisation step on the batch already in the input and label buffers: forward,
     /// loss, backward (gradient hook buckets), the hook's `synchronize`, the optimiser update.
-    /// Returns the batch's summed loss and correct count.
-    func trainStep(batch: Int) -> (lossSum: Double, correct: Int) {
-        let r = lossAndGradients(batch: batch)
+    /// `gradientScale` weights the loss gradient (a process's share of a data-parallel batch);
+    /// an empty batch contributes zero gradients to the hook. Returns the batch's summed loss
+    /// and correct count.
+    func trainStep(batch: Int, gradientScale: Float = 1) -> (lossSum: Double, correct: Int) {
+        guard batch > 0 else {
+            precondition(plan.fusedUpdate == nil, "an empty batch needs stored gradients (a gradient hook)")
+            gradients.pointer.update(repeating: 0, count: parameterCount)
+            if let hook = gradientHook {
+                for bucket in plan.buckets { hook.gradientsReady(bucket) }
+                hook.synchronize()
+            }
+            optimizer.step(parameters: parameters.pointer, gradients: gradients.pointer, count: parameterCount)
+            return (0, 0)
+        }
+        let r = lossAndGradients(batch: batch, gradientScale: gradientScale)
         if let fused = plan.fusedUpdate {
             for range in fused.remainingRanges {
                 fused.optimizer.update(parameters: parameters.pointer, gradients: gradients.pointer, range: range, alpha: fused.alpha)
@@ -321,10 +333,14 @@ public class Model {
 
     /// Forward, loss and backward of the batch in the buffers, without the optimiser update
     /// (unless the plan fuses part of it into backward: then that part is applied).
-    private func lossAndGradients(batch: Int) -> (lossSum: Double, correct: Int) {
+    private func lossAndGradients(batch: Int, gradientScale: Float = 1) -> (lossSum: Double, correct: Int) {
         let out = forward(batch: batch, training: true)
         let r = loss.evaluate(outputs: out, labels: batchLabels.pointer, batch: batch, classes: outputCount,
                               fused: plan.softmaxFused, probabilities: probabilities.pointer, gradient: outputGradient.pointer)
+        if gradientScale != 1 {
+            let g = outputGradient.pointer
+            for i in 0..<(batch * outputCount) { g[i] *= gradientScale }
+        }
         if let fused = plan.fusedUpdate {
             fused.begin()
             backward(batch: batch)

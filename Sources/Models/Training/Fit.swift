@@ -47,6 +47,25 @@ extension Model {
     /// `validationSplit` of the data before shuffling; the training part is shuffled every
     /// epoch (seeded); the last partial batch is kept; the loss is the batch mean; train
     /// loss and accuracy are running means over the epoch's samples.
+    ///
+    /// With a `group` of several processes (data parallelism), `batchSize` is the global
+    /// batch: every process shuffles alike and takes its contiguous share of each batch, its
+    /// loss gradient is weighted by its share of the batch, and the model's gradient hook
+    /// must sum the gradients over the group (so every process applies the same update);
+    /// metrics, stop requests and validation are reduced over the group, so every process
+    /// returns the same history. Dropout masks differ by process.
+    /// - Parameters:
+    ///   - data: the samples and labels.
+    ///   - epochs: the epoch to stop after (counting from 1, including those `position` skips).
+    ///   - batchSize: samples per optimisation step (the global batch with a group; a multiple of its size).
+    ///   - validationSplit: the fraction at the end of `data` kept for validation, in [0, 1).
+    ///   - shuffle: whether the training samples are shuffled every epoch.
+    ///   - seed: the shuffling (and dropout) seed.
+    ///   - position: where to resume (an interrupted run's saved position).
+    ///   - observer: hooks called at epoch, phase and batch boundaries.
+    ///   - current: called with the position after every batch and epoch (for checkpoints).
+    ///   - group: the processes training together, or nil for this process alone.
+    /// - Returns: the epochs' logs and why training ended.
     public func fit(
         _ data: any LabeledBatchSource,
         epochs: Int,
@@ -56,13 +75,20 @@ extension Model {
         seed: UInt64 = 0,
         from position: TrainingPosition = TrainingPosition(),
         observer: (any TrainingObserver)? = nil,
-        position current: ((TrainingPosition) -> Void)? = nil
+        position current: ((TrainingPosition) -> Void)? = nil,
+        group: (any TrainingGroup)? = nil
     ) -> FitResult {
         precondition(epochs >= 0 && batchSize > 0 && validationSplit >= 0 && validationSplit < 1)
+        let world = group.flatMap { $0.size > 1 ? $0 : nil }
+        if let world {
+            precondition(batchSize % world.size == 0, "batch \(batchSize) does not split over \(world.size) processes")
+            precondition(gradientHook != nil, "data-parallel fit needs a gradient hook that sums the gradients over the group")
+        }
+        let localBatch = batchSize / (world?.size ?? 1)
         precondition(data.sampleShape.reduce(1, *) == inputCount, "data sample shape \(data.sampleShape) does not fit input \(inputShape)")
         let trainCount = validationSplitIndex(count: data.count, validationSplit: validationSplit)
         let validationCount = data.count - trainCount
-        prepare(maxBatch: batchSize)
+        prepare(maxBatch: localBatch)
         var order = [Int](repeating: 0, count: trainCount)
         var history: [EpochLogs] = []
         let batches = (trainCount + batchSize - 1) / batchSize
@@ -89,13 +115,18 @@ extension Model {
             var b = start.batch
             while b < batches {
                 let lo = b * batchSize, n = min(batchSize, trainCount - lo)
-                order.withUnsafeBufferPointer { fill(data, indices: UnsafeBufferPointer(rebasing: $0[lo..<(lo + n)])) }
-                // Dropout masks come from (seed, epoch, batch, layer): a resumed run draws
-                // the same masks as an uninterrupted one.
-                for (k, d) in dropouts.enumerated() {
-                    d.rng = Self.epochGenerator(seed: seed, epoch: epoch, stream: UInt64(1 + b * dropouts.count + k))
+                let share = world.map { Self.share(of: lo..<(lo + n), rank: $0.rank, size: $0.size) } ?? lo..<(lo + n)
+                if !share.isEmpty {
+                    order.withUnsafeBufferPointer { fill(data, indices: UnsafeBufferPointer(rebasing: $0[share])) }
                 }
-                let r = trainStep(batch: n)
+                // Dropout masks come from (seed, epoch, batch, layer) and the process: a
+                // resumed run draws the same masks as an uninterrupted one.
+                for (k, d) in dropouts.enumerated() {
+                    let stream = UInt64(1 + b * dropouts.count + k) ^ (UInt64(world?.rank ?? 0) << 48)
+                    d.rng = Self.epochGenerator(seed: seed, epoch: epoch, stream: stream)
+                }
+                var r = trainStep(batch: share.count, gradientScale: world == nil ? 1 : Float(share.count) / Float(n))
+                if let world { r = world.sum(r) }
                 b += 1
                 if !r.lossSum.isFinite {
                     nonFinite = true
@@ -103,12 +134,15 @@ extension Model {
                 }
                 lossSum += r.lossSum; correct += r.correct; seen += n
                 current?(TrainingPosition(epoch: epoch, batch: b, lossSum: lossSum, correct: correct, samples: seen))
+                var stop = false
                 if let observer {
                     let logs = BatchLogs(epoch: e, batch: b, batches: batches, startBatch: startBatch, loss: lossSum / Double(seen),
                                          accuracy: Double(correct) / Double(seen), samples: seen,
                                          seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-                    if observer.batchEnded(logs) == .stop { stopped = true; break }
+                    stop = observer.batchEnded(logs) == .stop
                 }
+                if let world { stop = world.anyProcess(stop) }
+                if stop { stopped = true; break }
             }
             observer?.phaseEnded(.train, epoch: e)
             let t1 = DispatchTime.now().uptimeNanoseconds
@@ -117,7 +151,7 @@ extension Model {
             var valLoss: Double?, valAccuracy: Double?
             if validationCount > 0 && !stopped && !nonFinite {
                 observer?.phaseBegan(.validation, epoch: e)
-                let v = evaluate(data, range: trainCount..<data.count, batchSize: batchSize)
+                let v = evaluate(data, range: trainCount..<data.count, batchSize: localBatch, group: world)
                 valLoss = v.loss
                 valAccuracy = v.accuracy
                 observer?.phaseEnded(.validation, epoch: e)
@@ -133,7 +167,8 @@ extension Model {
                 validationSeconds: Double(t2 - t1) / 1e9,
                 interrupted: stopped || nonFinite)
             history.append(logs)
-            let control = observer?.epochEnded(logs) ?? .proceed
+            var control = observer?.epochEnded(logs) ?? .proceed
+            if let world, world.anyProcess(control == .stop) { control = .stop }
             if nonFinite { return FitResult(history: history, outcome: .nonFiniteLoss(epoch: e, batch: b)) }
             if stopped || control == .stop { return FitResult(history: history, outcome: .stopped) }
             current?(TrainingPosition(epoch: epoch + 1))
@@ -157,16 +192,34 @@ extension Model {
     }
 
     /// Mean loss and accuracy over `range` of the data (all of it by default), forward only.
-    public func evaluate(_ data: any LabeledBatchSource, range: Range<Int>? = nil, batchSize: Int = 32) -> (loss: Double, accuracy: Double) {
+    /// - Parameters:
+    ///   - data: the samples and labels.
+    ///   - range: the samples to evaluate (all by default).
+    ///   - batchSize: samples per forward pass (per process with a group).
+    ///   - group: processes that share the work: each takes a contiguous share of `range`,
+    ///     and every process returns the figures of the whole range.
+    /// - Returns: the mean loss and the accuracy (NaN for an empty range).
+    public func evaluate(_ data: any LabeledBatchSource, range: Range<Int>? = nil, batchSize: Int = 32,
+                         group: (any TrainingGroup)? = nil) -> (loss: Double, accuracy: Double) {
         let range = range ?? 0..<data.count
         guard !range.isEmpty else { return (.nan, .nan) }
-        var lossSum = 0.0, correct = 0
-        forEachBatch(data, range: range, batchSize: batchSize) { n, _ in
+        let world = group.flatMap { $0.size > 1 ? $0 : nil }
+        let part = world.map { Self.share(of: range, rank: $0.rank, size: $0.size) } ?? range
+        var totals = (lossSum: 0.0, correct: 0)
+        forEachBatch(data, range: part, batchSize: batchSize) { n, _ in
             let r = evaluateStep(batch: n)
-            lossSum += r.lossSum
-            correct += r.correct
+            totals.lossSum += r.lossSum
+            totals.correct += r.correct
         }
-        return (lossSum / Double(range.count), Double(correct) / Double(range.count))
+        if let world { totals = world.sum(totals) }
+        return (totals.lossSum / Double(range.count), Double(totals.correct) / Double(range.count))
+    }
+
+    /// Process `rank`'s contiguous share of `range` among `size` (sizes differ by at most one;
+    /// a share may be empty when the range is shorter than the group).
+    static func share(of range: Range<Int>, rank: Int, size: Int) -> Range<Int> {
+        let n = range.count
+        return (range.lowerBound + rank * n / size)..<(range.lowerBound + (rank + 1) * n / size)
     }
 
     /// Class probabilities (count, classes) for the samples in `range`.

@@ -94,3 +94,37 @@ public final class TrainingHooks: TrainingObserver {
     public func batchEnded(_ logs: BatchLogs) -> TrainingControl { onBatchEnd?(logs) ?? .proceed }
     public func epochEnded(_ logs: EpochLogs) -> TrainingControl { onEpochEnd?(logs) ?? .proceed }
 }
+
+/// The processes that train one model together, each on its share of every batch (data
+/// parallelism; docs/architecture.md). Every process calls the same methods in the same
+/// order; an implementation wraps a collective library (the fmctl command uses MPI).
+public protocol TrainingGroup: AnyObject {
+    /// This process's index, 0 ..< `size`.
+    var rank: Int { get }
+    /// The number of processes.
+    var size: Int { get }
+    /// Replaces each value by its sum over the group (every process receives the sums).
+    /// - Parameter values: a few values (metrics, flags), summed in place.
+    func sum(_ values: UnsafeMutableBufferPointer<Double>)
+}
+
+extension TrainingGroup {
+    /// Sums a batch's loss and correct count over the group (no allocation).
+    func sum(_ r: (lossSum: Double, correct: Int)) -> (lossSum: Double, correct: Int) {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 2) { v in
+            v[0] = r.lossSum
+            v[1] = Double(r.correct)
+            sum(v)
+            return (v[0], Int(v[1]))
+        }
+    }
+
+    /// Whether any process says yes (a stop request), so that all stop at the same batch.
+    func anyProcess(_ flag: Bool) -> Bool {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 1) { v in
+            v[0] = flag ? 1 : 0
+            sum(v)
+            return v[0] > 0
+        }
+    }
+}
