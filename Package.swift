@@ -24,16 +24,18 @@ let package = Package(
             name: "CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // The one atomic file writer and JSON string quoting, shared by Models and Footprint.
+        .target(name: "FMSupport"),
 
         // MARK: - Modules
         .target(name: "Tensor", dependencies: ["CBLAS", "CTensorKernels"]),
         .target(name: "CTensorKernels"),
-        .target(name: "Models", dependencies: ["Tensor", "CZlib"]),
-        .target(name: "Footprint", resources: [.copy("Resources")]),
+        .target(name: "Models", dependencies: ["Tensor", "CZlib", "FMSupport"]),
+        .target(name: "Footprint", dependencies: ["FMSupport"], resources: [.copy("Resources")]),
         .executableTarget(
             name: "fmctl",
             dependencies: [
-                "Models", "Footprint", "Tensor",
+                "Models", "Footprint", "Tensor", "FMSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -46,6 +48,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTensorKernels"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models"]),
         .testTarget(name: "FootprintTests", dependencies: ["Footprint"]),
+        .testTarget(name: "FMSupportTests", dependencies: ["FMSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["fmctl", "Models"]),
     ]
 )

@@ -1,3 +1,4 @@
+import FMSupport
 import Foundation
 
 /// `fmctl footprint report --format html`: one self-contained page (inline CSS and SVG, no
@@ -242,7 +243,7 @@ public enum HTMLReport {
     static func configValue(_ value: JSONValue) -> String {
         switch value {
         case let .number(number):
-            return number == number.rounded() && abs(number) < 1e15 ? JSONValue.format(number) : String(format: "%.6g", number)
+            return number == number.rounded() && abs(number) < 1e15 ? JSONText.number(number) : String(format: "%.6g", number)
         case let .string(text): return text
         default: return value.rendered(pretty: false)
         }
