@@ -76,7 +76,7 @@ public enum HTMLReport {
         if !record.versions.isEmpty {
             rows.append(("Versions", record.versions.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))
         }
-        if case let .object(pairs) = record.config, !pairs.isEmpty {
+        if case let .object(pairs) = JSONValue(encoding: record.config), !pairs.isEmpty {
             rows.append(("Configuration", pairs.map { "\($0.0) \(configValue($0.1))" }.joined(separator: ", ")))
         }
         var out = "<section><h2>Provenance</h2>\n<table class=\"provenance\">\n"

@@ -93,6 +93,16 @@ extension JSONValue: ExpressibleByDictionaryLiteral, ExpressibleByStringLiteral,
 }
 
 extension JSONValue: Codable {
+    /// `value` as JSON text would show it, its object keys sorted; nil if it cannot be encoded.
+    ///
+    /// - Parameter value: any Encodable value, e.g. a run's configuration.
+    public init?(encoding value: some Encodable) {
+        guard let data = try? JSONEncoder().encode(value), let decoded = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+            return nil
+        }
+        self = decoded
+    }
+
     struct DynamicKey: CodingKey {
         var stringValue: String
         var intValue: Int? { nil }
