@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Footprint
+import Reports
+import RunRecords
 #if canImport(Glibc)
 import Glibc
 #endif

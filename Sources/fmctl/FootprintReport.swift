@@ -2,6 +2,8 @@ import ArgumentParser
 import FMSupport
 import Foundation
 import Footprint
+import Reports
+import RunRecords
 
 extension RunReportFormat: ExpressibleByArgument {}
 

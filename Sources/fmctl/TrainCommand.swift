@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Footprint
 import Models
+import Reports
+import RunRecords
 import Synchronization
 import Tensor
 

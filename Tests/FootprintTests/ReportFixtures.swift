@@ -3,6 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 @testable import Footprint
+@testable import RunRecords
 
 /// Run records built in code for the HTML report, chart and comparison tests.
 enum ReportFixtures {

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import Footprint
+@testable import RunRecords
+@testable import Reports
 
 @Suite struct RunComparisonTests {
     /// cnn: most accurate and most CO2e; mlp: cheapest; cnn-128: costs more than mlp and is

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Footprint
+@testable import RunRecords
 
 /// run.json's `config` as Codable types: the keys and values fmctl has always written.
 @Suite struct RunConfigurationTests {

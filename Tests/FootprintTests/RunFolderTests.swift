@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import Footprint
+@testable import RunRecords
+@testable import Reports
+@testable import FMSupport
 
 @Suite struct RunFolderTests {
     let carbon = CarbonSettings(intensityGramsPerKWh: 500, region: "FRA", source: "test", year: 2023, pue: 1.2,

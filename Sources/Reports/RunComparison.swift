@@ -1,4 +1,6 @@
+import Footprint
 import Foundation
+import RunRecords
 
 public enum RunComparisonFormat: String, CaseIterable, Sendable {
     case table, json, markdown, html

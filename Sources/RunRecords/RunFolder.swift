@@ -1,4 +1,5 @@
 import FMSupport
+import Footprint
 import Foundation
 
 /// One run's folder: run.json, epochs.csv, power.csv, emissions.csv.

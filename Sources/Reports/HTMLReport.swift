@@ -1,5 +1,7 @@
 import FMSupport
+import Footprint
 import Foundation
+import RunRecords
 
 /// `fmctl footprint report --format html`: one self-contained page (inline CSS and SVG, no
 /// script, no font or image from anywhere) that opens from disk: summary figures, provenance,

@@ -1,3 +1,4 @@
+import Footprint
 import Foundation
 
 public enum RunStatus: String, Codable, Sendable {

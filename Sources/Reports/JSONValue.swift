@@ -1,8 +1,8 @@
 import FMSupport
 import Foundation
 
-/// A JSON value whose objects keep their key order (for free-form run configuration and for
-/// reports whose keys appear in the documented order).
+/// A JSON value whose objects keep their key order, for reports whose keys appear in the
+/// documented order (docs/json-report.md).
 public indirect enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
