@@ -151,13 +151,31 @@ struct Train: ParsableCommand {
             host: settings.configuration.host,
             versions: ["fmctl": Fmctl.version, "openblas_core": BLAS.coreName, "run_format": String(RunRecord.formatVersion)],
             measurement: tracker?.provenance, carbon: settings.carbon, plannedEpochs: epochs))
-        try footprint.start(tracker, settings: settings, folder: folder)
-        print("fmctl train: \(description.name) (\(formatCount(net.parameterCount)) parameters) on \(dataset): "
-              + "\(formatCount(trainCount)) train / \(formatCount(trainData.count - trainCount)) validation / "
-              + "\(formatCount(data.test.count)) test, batch \(batchSize), \(opt.name), \(threadCount) thread(s) -> \(folder.path)")
+        try markingFailure(of: folder, tracker: tracker) {
+            try footprint.start(tracker, settings: settings, folder: folder)
+            print("fmctl train: \(description.name) (\(formatCount(net.parameterCount)) parameters) on \(dataset): "
+                  + "\(formatCount(trainCount)) train / \(formatCount(trainData.count - trainCount)) validation / "
+                  + "\(formatCount(data.test.count)) test, batch \(batchSize), \(opt.name), \(threadCount) thread(s) -> \(folder.path)")
 
-        try runFit(net, data: data, trainData: trainData, folder: folder, tracker: tracker, settings: settings,
-                   epochs: epochs, batchSize: batchSize, validationSplit: validationSplit, seed: seed)
+            try runFit(net, data: data, trainData: trainData, folder: folder, tracker: tracker, settings: settings,
+                       epochs: epochs, batchSize: batchSize, validationSplit: validationSplit, seed: seed)
+        }
+    }
+
+    /// Runs `body` on a run that has begun: an error that has not already closed the run (as an
+    /// interrupt and a NaN loss do, with their ExitCode) marks it failed, with the error's one
+    /// line as the reason, before the error reaches the user (an I/O error still exits 74).
+    /// Marking is best effort: a full disk may refuse run.json too.
+    func markingFailure(of folder: RunFolder, tracker: EnergyTracker?, _ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            try? folder.finish(status: .failed, reason: userError(error)?.message ?? String(describing: error),
+                               measurement: tracker?.provenance)
+            throw error
+        }
     }
 
     /// Trains from `position` with the hooks connected, then evaluates and closes the run.
@@ -245,8 +263,10 @@ struct Train: ParsableCommand {
             $0.statusReason = "resumed at epoch \(start.epoch + 1), batch \(start.batch)"
         }
         print("fmctl train: resuming \(folder.record.model) in \(path) at epoch \(start.epoch + 1), batch \(start.batch) of \(epochs) epochs")
-        try runFit(net, data: data, trainData: trainData, folder: folder, tracker: tracker, settings: settings,
-                   epochs: epochs, batchSize: batchSize, validationSplit: split, seed: seed, from: start)
+        try markingFailure(of: folder, tracker: tracker) {
+            try runFit(net, data: data, trainData: trainData, folder: folder, tracker: tracker, settings: settings,
+                       epochs: epochs, batchSize: batchSize, validationSplit: split, seed: seed, from: start)
+        }
     }
 
     func installInterruptHandlers() {
