@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "Models", targets: ["Models"]),
         .library(name: "Footprint", targets: ["Footprint"]),
+        .library(name: "RunRecords", targets: ["RunRecords"]),
+        .library(name: "Reports", targets: ["Reports"]),
         .executable(name: "fmctl", targets: ["fmctl"]),
     ],
     dependencies: [
@@ -24,16 +26,21 @@ let package = Package(
             name: "CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // The one atomic file writer, CSV and JSON text helpers, shared by Models and the footprint modules.
+        .target(name: "FMSupport"),
 
         // MARK: - Modules
         .target(name: "Tensor", dependencies: ["CBLAS", "CTensorKernels"]),
         .target(name: "CTensorKernels"),
-        .target(name: "Models", dependencies: ["Tensor", "CZlib"]),
-        .target(name: "Footprint", resources: [.copy("Resources")]),
+        .target(name: "Models", dependencies: ["Tensor", "CZlib", "FMSupport"]),
+        // Measuring and carbon arithmetic; run records and folders; their rendering.
+        .target(name: "Footprint", dependencies: ["FMSupport"], resources: [.copy("Resources")]),
+        .target(name: "RunRecords", dependencies: ["Footprint", "FMSupport"]),
+        .target(name: "Reports", dependencies: ["RunRecords", "Footprint", "FMSupport"]),
         .executableTarget(
             name: "fmctl",
             dependencies: [
-                "Models", "Footprint", "Tensor",
+                "Models", "Footprint", "RunRecords", "Reports", "Tensor", "FMSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -45,7 +52,8 @@ let package = Package(
         // MARK: - Tests
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTensorKernels"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models"]),
-        .testTarget(name: "FootprintTests", dependencies: ["Footprint"]),
+        .testTarget(name: "FootprintTests", dependencies: ["Footprint", "RunRecords", "Reports", "FMSupport"]),
+        .testTarget(name: "FMSupportTests", dependencies: ["FMSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["fmctl", "Models"]),
     ]
 )

@@ -1,3 +1,4 @@
+import FMSupport
 import Foundation
 
 /// CPU power for the estimate: the processor's TDP, scaled by the process's CPU utilisation.

@@ -1,3 +1,4 @@
+import FMSupport
 import Foundation
 
 /// Carbon intensity, PUE and price: how energy becomes grams of CO2e and money.

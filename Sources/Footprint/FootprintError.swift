@@ -1,3 +1,4 @@
+import FMSupport
 import Foundation
 
 /// The Footprint module's version, recorded in run.json `versions`.
@@ -16,7 +17,7 @@ public enum FootprintError: Error, Equatable, Sendable, CustomStringConvertible 
     case badData(path: String, expected: String)
     /// A file or folder that was asked for does not exist (EX_NOINPUT, 66).
     case missingInput(path: String, expected: String)
-    /// A file or folder could not be created (EX_IOERR, 74: DESIGN.md's exit codes have no
+    /// A file or folder could not be created (EX_IOERR, 74: docs/exit-codes.md has no
     /// separate "cannot create", so scripts see every failed write as 74).
     case cannotCreate(path: String, reason: String)
     /// Reading or writing failed part-way (EX_IOERR, 74).
@@ -52,5 +53,14 @@ public enum FootprintError: Error, Equatable, Sendable, CustomStringConvertible 
         case .windowMisuse: return 70
         case .cannotCreate, .ioError: return 74
         }
+    }
+}
+
+extension FootprintError {
+    /// A failed write as an I/O error (74) naming the file and the failed step.
+    ///
+    /// - Parameter error: what ``FMSupport/FileWriter`` threw.
+    public init(_ error: FileWriteError) {
+        self = .ioError(path: error.path, reason: error.message)
     }
 }

@@ -1,3 +1,4 @@
+import FMSupport
 import Foundation
 
 /// Footprint settings as given on the command line or in `fmctl.toml`; nil means "not given".
@@ -65,7 +66,7 @@ public struct FootprintOverrides: Sendable, Equatable {
     public func validate(table: CarbonIntensityTable?) throws {
         func check(_ value: Double?, _ option: String, _ expected: String, _ valid: (Double) -> Bool) throws {
             if let value, !(value.isFinite && valid(value)) {
-                throw FootprintError.invalidOption(option: option, value: JSONValue.format(value), expected: expected)
+                throw FootprintError.invalidOption(option: option, value: JSONText.number(value), expected: expected)
             }
         }
         try check(carbonIntensityGramsPerKWh, "--carbon-intensity", "grams CO2e per kWh, >= 0") { $0 >= 0 }

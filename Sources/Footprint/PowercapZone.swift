@@ -43,7 +43,7 @@ public enum PowercapZoneRole: Sendable, Equatable {
     }
 
     /// True for zones the sampler reads (everything with a distinct, readable counter).
-    var isSampled: Bool {
+    public var isSampled: Bool {
         switch self {
         case .counted, .breakdown, .beside: return true
         default: return false

@@ -55,19 +55,24 @@ func restartWithIdleBLASThreads() {
 }
 
 /// Runs a command body, turning the project's error types into one line on stderr and
-/// their sysexits code (DESIGN.md): no stack trace for a user's mistake.
+/// their sysexits code (docs/exit-codes.md): no stack trace for a user's mistake.
 func withUserErrors<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
-    } catch let error as DataError {
-        printError("fmctl: \(error.description)")
-        throw ExitCode(error.exitCode)
-    } catch let error as FootprintError {
-        printError("fmctl: \(error.description)")
-        throw ExitCode(error.exitCode)
-    } catch let error as UsageError {
-        printError("fmctl: \(error.message)")
-        throw ExitCode(64)
+    } catch {
+        guard let (message, code) = userError(error) else { throw error }
+        printError("fmctl: \(message)")
+        throw ExitCode(code)
+    }
+}
+
+/// The one-line message and sysexits code of the project's error types; nil for others.
+func userError(_ error: any Error) -> (message: String, exitCode: Int32)? {
+    switch error {
+    case let error as DataError: (error.description, error.exitCode)
+    case let error as FootprintError: (error.description, error.exitCode)
+    case let error as UsageError: (error.message, 64)
+    default: nil
     }
 }
 

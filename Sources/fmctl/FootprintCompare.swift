@@ -1,5 +1,7 @@
 import ArgumentParser
 import Footprint
+import Reports
+import RunRecords
 
 extension RunComparisonFormat: ExpressibleByArgument {}
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Footprint
+import Reports
+import RunRecords
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,7 +32,7 @@ struct FootprintMeasureCommand: ParsableCommand {
             let (settings, tracker) = try footprint.makeTracker()
             let name = (command[0] as NSString).lastPathComponent
             let record = RunRecord(
-                runID: "", model: name, config: ["command": .array(command.map { .string($0) })],
+                runID: "", model: name, config: RunConfiguration(command: command),
                 host: settings.configuration.host, versions: ["footprint": FootprintVersion.string],
                 measurement: tracker?.provenance, carbon: settings.carbon)
             let folder = try RunFolder(path: runDirectory, record: record)

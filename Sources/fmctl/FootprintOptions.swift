@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Footprint
+import Reports
+import RunRecords
 
 /// The footprint options shared by `fmctl train` and `fmctl footprint measure`
 /// (`@OptionGroup var footprint: FootprintOptions`). Values not given here come from

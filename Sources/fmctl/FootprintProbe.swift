@@ -1,5 +1,6 @@
 import ArgumentParser
 import Footprint
+import Reports
 
 /// `fmctl footprint probe`: which RAPL zones exist, which are counted and why, and what to fix.
 struct FootprintProbeCommand: ParsableCommand {

@@ -1,6 +1,9 @@
 import ArgumentParser
+import FMSupport
 import Foundation
 import Footprint
+import Reports
+import RunRecords
 
 extension RunReportFormat: ExpressibleByArgument {}
 
@@ -45,8 +48,6 @@ func writeReport(_ text: String, to path: String?) throws {
     if !folder.isEmpty, !(FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue) {
         throw FootprintError.cannotCreate(path: path, reason: "\(folder) is not an existing folder")
     }
-    do { try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-        throw FootprintError.cannotCreate(path: path, reason: (error as NSError).localizedDescription)
-    }
+    do throws(FileWriteError) { try FileWriter.writeAtomically(Array(text.utf8), to: path) } catch { throw FootprintError(error) }
     printError("fmctl: wrote \(path)")
 }

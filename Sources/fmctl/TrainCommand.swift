@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Footprint
 import Models
+import Reports
+import RunRecords
 import Synchronization
 import Tensor
 
@@ -138,28 +140,42 @@ struct Train: ParsableCommand {
         // folder exists, so a bad --run-dir is the only line a user sees.
         let (settings, tracker) = try footprint.makeTracker()
         defer { tracker?.stop() }
-        let config: JSONValue = [
-            "model": .string(description.name), "model_source": .string(model), "dataset": .string(dataset),
-            "epochs": .number(Double(epochs)), "batch_size": .number(Double(batchSize)),
-            "optimizer": .string(opt.name), "learning_rate": .number(Double(opt.learningRate)),
-            "validation_split": .number(validationSplit), "seed": .number(Double(seed)),
-            "threads": .number(Double(threadCount)), "train_samples": .number(Double(trainCount)),
-            "validation_samples": .number(Double(trainData.count - trainCount)),
-            "test_samples": .number(Double(data.test.count)), "parameters": .number(Double(net.parameterCount)),
-            "footprint": .bool(tracker != nil), "limit": limit.map { .number(Double($0)) } ?? .null,
-            "momentum": .number(Double(momentum)), "nesterov": .bool(nesterov),
-        ]
+        let config = TrainingConfiguration(
+            model: description.name, modelSource: model, dataset: dataset, epochs: epochs, batchSize: batchSize,
+            optimizer: opt.name, learningRate: Double(opt.learningRate), momentum: Double(momentum), nesterov: nesterov,
+            validationSplit: validationSplit, seed: seed, threads: threadCount, limit: limit, trainSamples: trainCount,
+            validationSamples: trainData.count - trainCount, testSamples: data.test.count,
+            parameters: net.parameterCount, footprint: tracker != nil)
         let folder = try RunFolder(path: runDir, record: RunRecord(
-            runID: "", model: description.name, dataset: dataset, config: config, host: settings.configuration.host,
+            runID: "", model: description.name, dataset: dataset, config: RunConfiguration(training: config),
+            host: settings.configuration.host,
             versions: ["fmctl": Fmctl.version, "openblas_core": BLAS.coreName, "run_format": String(RunRecord.formatVersion)],
             measurement: tracker?.provenance, carbon: settings.carbon, plannedEpochs: epochs))
-        try footprint.start(tracker, settings: settings, folder: folder)
-        print("fmctl train: \(description.name) (\(formatCount(net.parameterCount)) parameters) on \(dataset): "
-              + "\(formatCount(trainCount)) train / \(formatCount(trainData.count - trainCount)) validation / "
-              + "\(formatCount(data.test.count)) test, batch \(batchSize), \(opt.name), \(threadCount) thread(s) -> \(folder.path)")
+        try markingFailure(of: folder, tracker: tracker) {
+            try footprint.start(tracker, settings: settings, folder: folder)
+            print("fmctl train: \(description.name) (\(formatCount(net.parameterCount)) parameters) on \(dataset): "
+                  + "\(formatCount(trainCount)) train / \(formatCount(trainData.count - trainCount)) validation / "
+                  + "\(formatCount(data.test.count)) test, batch \(batchSize), \(opt.name), \(threadCount) thread(s) -> \(folder.path)")
 
-        try runFit(net, data: data, trainData: trainData, folder: folder, tracker: tracker, settings: settings,
-                   epochs: epochs, batchSize: batchSize, validationSplit: validationSplit, seed: seed)
+            try runFit(net, data: data, trainData: trainData, folder: folder, tracker: tracker, settings: settings,
+                       epochs: epochs, batchSize: batchSize, validationSplit: validationSplit, seed: seed)
+        }
+    }
+
+    /// Runs `body` on a run that has begun: an error that has not already closed the run (as an
+    /// interrupt and a NaN loss do, with their ExitCode) marks it failed, with the error's one
+    /// line as the reason, before the error reaches the user (an I/O error still exits 74).
+    /// Marking is best effort: a full disk may refuse run.json too.
+    func markingFailure(of folder: RunFolder, tracker: EnergyTracker?, _ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            try? folder.finish(status: .failed, reason: userError(error)?.message ?? String(describing: error),
+                               measurement: tracker?.provenance)
+            throw error
+        }
     }
 
     /// Trains from `position` with the hooks connected, then evaluates and closes the run.
@@ -204,46 +220,36 @@ struct Train: ParsableCommand {
     func resumeRun(_ path: String) throws {
         let runJSON = path + "/run.json", checkpoint = path + "/model.safetensors"
         let folder = try RunFolder(reopening: path)   // no run.json: exit 66 naming it
-        let config = folder.record.config
+        let config = folder.record.config.training ?? TrainingConfiguration()
         guard folder.record.status != .completed else {
             throw UsageError(message: "--resume \(path): the run is already completed")
         }
-        /// A setting from run.json's config, which a person may have edited: missing or out of
-        /// range is bad data naming the key, not a trap further on.
-        func setting<T>(_ key: String, _ expected: String, _ read: (JSONValue) -> T?) throws -> T {
-            guard let value = config[key].flatMap(read) else {
-                throw DataError(path: runJSON, message: "config.\(key) should be \(expected); expected a run written by fmctl train", exitCode: 65)
+        /// A setting from run.json's config, which a person may have edited: missing, of the
+        /// wrong type or out of range is bad data naming the key, not a trap further on.
+        func setting<T>(_ key: RunConfiguration.Key, _ value: T?, _ expected: String,
+                        where valid: (T) -> Bool = { _ in true }) throws -> T {
+            guard let value, valid(value) else {
+                throw DataError(path: runJSON, message: "config.\(key.rawValue) should be \(expected); expected a run written by fmctl train", exitCode: 65)
             }
             return value
         }
-        func count(_ value: JSONValue) -> Int? {
-            guard case let .number(n) = value, let count = Int(exactly: n), count > 0 else { return nil }
-            return count
-        }
+        let positive = { (count: Int) in count > 0 }
         let (net, metadata) = try ModelCheckpoint.load(path: checkpoint)
         guard let json = metadata["position"], let start = try? JSONDecoder().decode(TrainingPosition.self, from: Data(json.utf8)) else {
             throw DataError(path: checkpoint, message: "no training position in the metadata; expected a checkpoint written by fmctl train", exitCode: 65)
         }
-        let epochs = try setting("epochs", "a positive whole number", count)
-        let batchSize = try setting("batch_size", "a positive whole number", count)
-        let split = try setting("validation_split", "a number in [0, 1)") { value -> Double? in
-            guard case let .number(n) = value, n >= 0, n < 1 else { return nil }
-            return n
-        }
-        let seed = try setting("seed", "a whole number in 0...2^64-1") { value -> UInt64? in
-            guard case let .number(n) = value else { return nil }
-            return UInt64(exactly: n)
-        }
-        let datasetName = try setting("dataset", "a dataset name or folder") { value -> String? in
-            guard case let .string(name) = value else { return nil }
-            return name
-        }
-        let threadCount = try threads ?? setting("threads", "a positive whole number", count)
+        let epochs = try setting(.epochs, config.epochs, "a positive whole number", where: positive)
+        let batchSize = try setting(.batchSize, config.batchSize, "a positive whole number", where: positive)
+        let split = try setting(.validationSplit, config.validationSplit, "a number in [0, 1)") { $0 >= 0 && $0 < 1 }
+        let seed = try setting(.seed, config.seed, "a whole number in 0...2^64-1")
+        let datasetName = try setting(.dataset, config.dataset, "a dataset name or folder")
+        let threadCount = try threads ?? setting(.threads, config.threads, "a positive whole number", where: positive)
         BLAS.setThreads(threadCount)
         let data = try Dataset.load(directory: datasetName)
         var trainData = data.train
-        if config["limit"] != nil, config["limit"] != .null {
-            trainData = trainData.prefix(min(try setting("limit", "a positive whole number or null", count), trainData.count))
+        if config.limit != nil || folder.record.config.unreadableKeys.contains(RunConfiguration.Key.limit.rawValue) {
+            trainData = trainData.prefix(min(try setting(.limit, config.limit, "a positive whole number or null", where: positive),
+                                             trainData.count))
         }
         // The data folder may have changed since the run began.
         try checkDataFits(trainData, model: net, path: Dataset.directory(for: datasetName))
@@ -257,8 +263,10 @@ struct Train: ParsableCommand {
             $0.statusReason = "resumed at epoch \(start.epoch + 1), batch \(start.batch)"
         }
         print("fmctl train: resuming \(folder.record.model) in \(path) at epoch \(start.epoch + 1), batch \(start.batch) of \(epochs) epochs")
-        try runFit(net, data: data, trainData: trainData, folder: folder, tracker: tracker, settings: settings,
-                   epochs: epochs, batchSize: batchSize, validationSplit: split, seed: seed, from: start)
+        try markingFailure(of: folder, tracker: tracker) {
+            try runFit(net, data: data, trainData: trainData, folder: folder, tracker: tracker, settings: settings,
+                       epochs: epochs, batchSize: batchSize, validationSplit: split, seed: seed, from: start)
+        }
     }
 
     func installInterruptHandlers() {

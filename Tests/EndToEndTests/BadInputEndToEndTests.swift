@@ -67,6 +67,32 @@ import Testing
         }
     }
 
+    /// A run stopped by an I/O error (here a folder already stands where the checkpoint goes,
+    /// which stops root too, unlike permission bits) exits 74 with one line naming the file, and
+    /// run.json says `failed` and why, as an interrupted or diverged run says what stopped it.
+    @Test func train_ioErrorWritingTheCheckpoint_marksTheRunFailed() throws {
+        let work = try WorkFolder()
+        try Datasets.synthetic(in: work.file("data"))
+        try FileManager.default.createDirectory(atPath: work.file("run/model.safetensors"), withIntermediateDirectories: true)
+        let result = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "2", "--threads", "1",
+                                    "--no-footprint", "--run-dir", "run"], in: work.path)
+        expectUserError(result, exitCode: 74, mentions: "run/model.safetensors")
+        #expect(!result.stdout.contains("Epoch 2/2"), "training went on after the failed checkpoint: \(result.stdout)")
+
+        let run = try work.json("run/run.json")
+        #expect(run["status"] as? String == "failed")
+        let reason = run["status_reason"] as? String ?? ""
+        #expect(result.stderrLines.first == "fmctl: " + reason, "the reason is the error's line")
+        #expect(reason.contains("run/model.safetensors") && reason.contains("Is a directory"), "\(reason)")
+        #expect(run["ended_at"] is String)
+        #expect((run["epochs"] as? [[String: Any]])?.count == 1)
+        let names = try FileManager.default.contentsOfDirectory(atPath: work.file("run")).sorted()
+        #expect(names == ["emissions.csv", "epochs.csv", "model.safetensors", "run.json"], "no temporary file is left")
+        let report = try Fmctl.run(["footprint", "report", "run", "--format", "json"], in: work.path)
+        expectSuccess(report)
+        #expect(try jsonObject(Data(report.stdout.utf8))["status"] as? String == "failed")
+    }
+
     // MARK: - Data sets
 
     enum DatasetDamage: String, CaseIterable, Sendable {

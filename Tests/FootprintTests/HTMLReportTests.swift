@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import Footprint
+@testable import RunRecords
+@testable import Reports
 
 @Suite struct HTMLReportTests {
     let power = PowerTimeline.parse(csv: ReportFixtures.powerCSV)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Footprint
+import Reports
 
 @Suite struct PowercapInventoryTests {
     @Test func twoSocketServer_countsEachCounterOnce() throws {

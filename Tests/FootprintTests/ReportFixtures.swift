@@ -3,6 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 @testable import Footprint
+@testable import RunRecords
 
 /// Run records built in code for the HTML report, chart and comparison tests.
 enum ReportFixtures {
@@ -16,8 +17,8 @@ enum ReportFixtures {
                     batchSize: Int = 32, warnings: [String] = ["a warning"]) -> RunRecord {
         var record = RunRecord(
             runID: id, model: model, dataset: "fashion-mnist", status: .completed,
-            config: ["epochs": .number(Double(epochJoules.count)), "threads": .number(Double(threads)),
-                     "batch_size": .number(Double(batchSize)), "learning_rate": .number(Double(Float(0.001)))],
+            config: RunConfiguration(training: TrainingConfiguration(epochs: epochJoules.count, batchSize: batchSize,
+                                                                     learningRate: Double(Float(0.001)), threads: threads)),
             host: testHost, versions: ["fmctl": "0.1.0"],
             measurement: MeasurementProvenance(source: .rapl, domains: ["package-0", "dram-0"], breakdownDomains: ["core-0"],
                                                sampleIntervalSeconds: 0.5, warnings: warnings, method: "powercap counters"),

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import Footprint
+@testable import RunRecords
+@testable import Reports
 
 @Suite struct RunComparisonTests {
     /// cnn: most accurate and most CO2e; mlp: cheapest; cnn-128: costs more than mlp and is
@@ -38,12 +40,13 @@ import Testing
 
     /// run.json is a file a person can edit: a thread count beyond Int or with a fraction is
     /// shown as missing, not a trap.
-    @Test func configIntegers_outOfRangeOrFractional_areMissing() {
-        #expect(RunComparison.integer(.number(2)) == 2)
-        #expect(RunComparison.integer(.number(1e20)) == nil)
-        #expect(RunComparison.integer(.number(2.5)) == nil)
-        #expect(RunComparison.integer(.number(.infinity)) == nil)
-        #expect(RunComparison.integer(.string("2")) == nil)
+    @Test(arguments: ["1e20", "2.5", "\"2\"", "true"])
+    func configIntegers_outOfRangeOrFractional_areMissing(_ threads: String) throws {
+        let config = try JSONDecoder().decode(RunConfiguration.self, from: Data("{\"threads\": \(threads), \"batch_size\": 32}".utf8))
+        var record = records[0]
+        record.config = config
+        let row = RunComparison(records: [record]).rows[0]
+        #expect(row.threads == nil && row.batchSize == 32)
     }
 
     @Test func table_andMarkdown_haveOneRowPerRunUnderTheHeader() {

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import Footprint
+@testable import RunRecords
+@testable import Reports
+@testable import FMSupport
 
 @Suite struct RunFolderTests {
     let carbon = CarbonSettings(intensityGramsPerKWh: 500, region: "FRA", source: "test", year: 2023, pue: 1.2,
@@ -15,7 +18,7 @@ import Testing
     }
 
     func record(planned: Int? = 3) -> RunRecord {
-        RunRecord(runID: "", model: "cnn", dataset: "fashion-mnist", config: ["epochs": 3, "lr": 0.001, "shuffle": true],
+        RunRecord(runID: "", model: "cnn", dataset: "fashion-mnist", config: RunConfiguration(training: TrainingConfiguration(epochs: 3, learningRate: 0.001, nesterov: true)),
                   host: testHost, versions: ["footprint": FootprintVersion.string],
                   measurement: MeasurementProvenance(source: .rapl, domains: ["package-0", "dram-0"], breakdownDomains: ["core-0"],
                                                      sampleIntervalSeconds: 1, warnings: ["a warning"], method: "test"),
@@ -82,7 +85,7 @@ import Testing
         #expect(loaded.status == .completed)
         #expect(loaded.total.energyJoules == 2200)
         #expect(loaded.total.samples == 2000)
-        #expect(loaded.config["lr"] == .number(0.001))
+        #expect(loaded.config.training?.learningRate == 0.001)
         #expect(loaded.forecasts.count == 2)
         // The atomic writes leave no temporary files behind.
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import Footprint
+@testable import RunRecords
+@testable import Reports
 
 @Suite struct SVGChartTests {
     @Test func niceScale_ticksAtOneTwoFive() {

@@ -1,3 +1,5 @@
+import FMSupport
+
 /// One named float32 tensor of a checkpoint; `values` is row-major for `shape` (`[]` is a scalar).
 public struct SafetensorsTensor: Sendable {
     public let name: String
@@ -64,8 +66,8 @@ public enum Safetensors {
         var names: Set<String> = []
         var header = "{"
         if !metadata.isEmpty {
-            header += quoted(metadataKey) + ":{"
-            header += metadata.keys.sorted().map { key in quoted(key) + ":" + quoted(metadata[key] ?? "") }.joined(separator: ",")
+            header += JSONText.quoted(metadataKey) + ":{"
+            header += metadata.keys.sorted().map { key in JSONText.quoted(key) + ":" + JSONText.quoted(metadata[key] ?? "") }.joined(separator: ",")
             header += "}"
         }
         var offset = 0
@@ -77,7 +79,7 @@ public enum Safetensors {
             }
             let end = offset + 4 * elements
             if header.count > 1 { header += "," }
-            header += quoted(tensor.name) + ":{\"dtype\":\"\(float32DType)\",\"shape\":["
+            header += JSONText.quoted(tensor.name) + ":{\"dtype\":\"\(float32DType)\",\"shape\":["
             header += tensor.shape.map(String.init).joined(separator: ",")
             header += "],\"data_offsets\":[\(offset),\(end)]}"
             offset = end
@@ -100,25 +102,6 @@ public enum Safetensors {
             }
         }
         return out
-    }
-
-    /// A JSON string literal: quotes, backslashes and control characters escaped, the rest as UTF-8.
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     /// Product of the dimensions, or nil when one is negative or the product overflows (also
@@ -268,7 +251,7 @@ public enum Safetensors {
     private static func describe(_ value: HeaderJSON) -> String {
         switch value {
         case .number(let text): text
-        case .string(let text): quoted(text)
+        case .string(let text): JSONText.quoted(text)
         default: ""
         }
     }

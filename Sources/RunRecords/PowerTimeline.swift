@@ -1,3 +1,5 @@
+import FMSupport
+import Footprint
 import Foundation
 
 /// A run's `power.csv` read back: seconds since the tracker started, watts per domain and

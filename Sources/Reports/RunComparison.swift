@@ -1,4 +1,6 @@
+import Footprint
 import Foundation
+import RunRecords
 
 public enum RunComparisonFormat: String, CaseIterable, Sendable {
     case table, json, markdown, html
@@ -39,8 +41,8 @@ public struct RunComparison: Sendable {
     public init(records: [RunRecord]) {
         var rows = records.map { record in
             Row(runID: record.runID, model: record.model, dataset: record.dataset, status: record.status,
-                epochs: record.epochs.filter { !$0.interrupted }.count, threads: Self.integer(record.config["threads"]),
-                batchSize: Self.integer(record.config["batch_size"]), source: record.measurement?.source,
+                epochs: record.epochs.filter { !$0.interrupted }.count, threads: record.config.training?.threads,
+                batchSize: record.config.training?.batchSize, source: record.measurement?.source,
                 durationSeconds: record.total.durationSeconds, energyJoules: record.total.energyJoules,
                 energyKWh: record.total.energyKWh, co2eGrams: record.total.co2eGrams, cost: record.total.cost,
                 currency: record.carbon.currency, testAccuracy: record.test?.accuracy,
@@ -62,13 +64,6 @@ public struct RunComparison: Sendable {
                     && (other.cost < point.cost || other.accuracy > point.accuracy)
             }
         }
-    }
-
-    /// A whole number from run.json, which a person may have edited: nil, not a trap, for a
-    /// fraction or a value beyond Int.
-    static func integer(_ value: JSONValue?) -> Int? {
-        guard case let .number(number)? = value else { return nil }
-        return Int(exactly: number)
     }
 
     // MARK: - Rendering

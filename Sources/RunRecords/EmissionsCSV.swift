@@ -1,3 +1,5 @@
+import FMSupport
+import Footprint
 import Foundation
 
 /// emissions.csv in CodeCarbon 3.3's column set, order and units (duration s, emissions kg,

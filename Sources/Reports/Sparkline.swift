@@ -1,3 +1,5 @@
+import RunRecords
+
 /// A one-line chart of block characters, `▁▂▃▄▅▆▇█`, for terminal reports.
 public enum Sparkline {
     public static let levels: [Character] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]

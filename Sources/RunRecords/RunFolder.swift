@@ -1,3 +1,5 @@
+import FMSupport
+import Footprint
 import Foundation
 
 /// One run's folder: run.json, epochs.csv, power.csv, emissions.csv.
@@ -52,7 +54,7 @@ public final class RunFolder {
         self.record = record
         if record.runID.isEmpty { self.record.runID = (path as NSString).lastPathComponent }
         try writeRunJSON()
-        try FileWriting.append(CSV.row(Self.epochColumns), to: epochsCSVPath)
+        try Self.append(CSV.row(Self.epochColumns), to: epochsCSVPath)
         try writeEmissions()
     }
 
@@ -97,7 +99,7 @@ public final class RunFolder {
         }
         record.epochs.append(epoch)
         record.total = RunTotal(epochs: record.epochs, carbon: record.carbon)
-        try FileWriting.append(CSV.row(Self.epochRow(epoch)), to: epochsCSVPath)
+        try Self.append(CSV.row(Self.epochRow(epoch)), to: epochsCSVPath)
         try appendPowerSamples(powerSamples, domains: powerDomains)
         try writeEmissions()
         try writeRunJSON()
@@ -120,7 +122,7 @@ public final class RunFolder {
                 + columns.map { CSVNumber.format(sample.watts[$0]) }
                 + [CSVNumber.format(sample.totalWatts), sample.source.rawValue])
         }
-        try FileWriting.append(text, to: powerCSVPath)
+        try Self.append(text, to: powerCSVPath)
     }
 
     /// Changes the record (provenance, idle baseline, config ...) and rewrites run.json.
@@ -158,13 +160,22 @@ public final class RunFolder {
         do { data = try encoder.encode(record) } catch {
             throw FootprintError.ioError(path: runJSONPath, reason: "cannot encode: \(error)")
         }
-        try FileWriting.writeAtomically(data + Data("\n".utf8), to: runJSONPath)
+        try Self.replace(runJSONPath, with: Array(data) + Array("\n".utf8))
     }
 
     func writeEmissions() throws {
         let country = (try? CarbonIntensityTable.bundled())?.row(iso3: record.carbon.region)?.country
-        try FileWriting.writeAtomically(Data((EmissionsCSV.header + EmissionsCSV.row(for: record, countryName: country)).utf8),
-                                        to: emissionsCSVPath)
+        try Self.replace(emissionsCSVPath, with: Array((EmissionsCSV.header + EmissionsCSV.row(for: record, countryName: country)).utf8))
+    }
+
+    /// Replaces a whole file atomically: a reader never sees a half-written run.json.
+    static func replace(_ path: String, with bytes: [UInt8]) throws {
+        do throws(FileWriteError) { try FileWriter.writeAtomically(bytes, to: path) } catch { throw FootprintError(error) }
+    }
+
+    /// Appends rows and flushes them: a crash loses at most the rows being written.
+    static func append(_ text: String, to path: String) throws {
+        do throws(FileWriteError) { try FileWriter.append(Array(text.utf8), to: path) } catch { throw FootprintError(error) }
     }
 
     static func epochRow(_ epoch: EpochRecord) -> [String] {

@@ -1,3 +1,5 @@
+import Footprint
+
 /// The whole run's energy and CO2e, forecast after an epoch.
 ///
 /// Point: the energy so far plus the remaining epochs at the mean energy of the finished ones.

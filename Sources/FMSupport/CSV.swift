@@ -1,3 +1,5 @@
+import Foundation
+
 /// RFC 4180 CSV: fields with a comma, quote, CR or LF are quoted and quotes doubled.
 public enum CSV {
     public static func escape(_ field: String) -> String {

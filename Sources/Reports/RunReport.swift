@@ -1,4 +1,6 @@
+import FMSupport
 import Foundation
+import RunRecords
 
 /// Renders a run record for `fmctl footprint report`: table, JSON, CSV, Markdown or HTML.
 public enum RunReportFormat: String, CaseIterable, Sendable {

@@ -1,4 +1,7 @@
+import FMSupport
+import Footprint
 import Foundation
+import RunRecords
 
 /// `fmctl footprint report --format html`: one self-contained page (inline CSS and SVG, no
 /// script, no font or image from anywhere) that opens from disk: summary figures, provenance,
@@ -75,7 +78,7 @@ public enum HTMLReport {
         if !record.versions.isEmpty {
             rows.append(("Versions", record.versions.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))
         }
-        if case let .object(pairs) = record.config, !pairs.isEmpty {
+        if case let .object(pairs) = JSONValue(encoding: record.config), !pairs.isEmpty {
             rows.append(("Configuration", pairs.map { "\($0.0) \(configValue($0.1))" }.joined(separator: ", ")))
         }
         var out = "<section><h2>Provenance</h2>\n<table class=\"provenance\">\n"
@@ -242,7 +245,7 @@ public enum HTMLReport {
     static func configValue(_ value: JSONValue) -> String {
         switch value {
         case let .number(number):
-            return number == number.rounded() && abs(number) < 1e15 ? JSONValue.format(number) : String(format: "%.6g", number)
+            return number == number.rounded() && abs(number) < 1e15 ? JSONText.number(number) : String(format: "%.6g", number)
         case let .string(text): return text
         default: return value.rendered(pretty: false)
         }

@@ -1,3 +1,4 @@
+import Footprint
 import Foundation
 
 public enum RunStatus: String, Codable, Sendable {
@@ -224,8 +225,8 @@ public struct RunRecord: Codable, Sendable, Equatable {
     /// ISO 8601 UTC, e.g. `2026-11-30T01:50:00Z`.
     public var startedAt: String
     public var endedAt: String?
-    /// Free-form configuration (epochs, batch size, learning rate, command line ...).
-    public var config: JSONValue
+    /// What the run was started with: training settings, or the measured command.
+    public var config: RunConfiguration
     public var host: HostInfo
     /// Component versions, e.g. `["fmctl": "0.1.0", "openblas": "0.3.21"]`.
     public var versions: [String: String]
@@ -247,7 +248,7 @@ public struct RunRecord: Codable, Sendable, Equatable {
     }
 
     public init(runID: String, model: String, dataset: String? = nil, status: RunStatus = .running,
-                startedAt: Date = Date(), config: JSONValue = [:], host: HostInfo, versions: [String: String] = [:],
+                startedAt: Date = Date(), config: RunConfiguration = RunConfiguration(), host: HostInfo, versions: [String: String] = [:],
                 measurement: MeasurementProvenance?, carbon: CarbonSettings, idleBaseline: IdleBaseline? = nil,
                 plannedEpochs: Int? = nil) {
         formatVersion = Self.formatVersion

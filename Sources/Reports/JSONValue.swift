@@ -1,7 +1,8 @@
+import FMSupport
 import Foundation
 
-/// A JSON value whose objects keep their key order (for free-form run configuration and for
-/// reports whose keys appear in the documented order).
+/// A JSON value whose objects keep their key order, for reports whose keys appear in the
+/// documented order (docs/json-report.md).
 public indirect enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
@@ -56,8 +57,8 @@ public indirect enum JSONValue: Sendable, Equatable {
         switch self {
         case .null: out += "null"
         case let .bool(value): out += value ? "true" : "false"
-        case let .number(value): out += Self.format(value)
-        case let .string(value): out += Self.quote(value)
+        case let .number(value): out += JSONText.number(value)
+        case let .string(value): out += JSONText.quoted(value)
         case let .array(values):
             if values.isEmpty { out += "[]"; return }
             out += "["
@@ -70,34 +71,11 @@ public indirect enum JSONValue: Sendable, Equatable {
             if pairs.isEmpty { out += "{}"; return }
             out += "{"
             for (index, (key, value)) in pairs.enumerated() {
-                out += (index > 0 ? "," : "") + newline + Self.quote(key) + (indent == nil ? ":" : ": ")
+                out += (index > 0 ? "," : "") + newline + JSONText.quoted(key) + (indent == nil ? ":" : ": ")
                 value.render(into: &out, indent: inner)
             }
             out += close + "}"
         }
-    }
-
-    /// Integers within 2^53 print without a fraction; others in Swift's shortest round-trip form.
-    static func format(_ value: Double) -> String {
-        guard value.isFinite else { return "null" }
-        if value == value.rounded(), abs(value) < 9_007_199_254_740_992 { return String(Int64(value)) }
-        return "\(value)"
-    }
-
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
     }
 }
 
@@ -115,6 +93,16 @@ extension JSONValue: ExpressibleByDictionaryLiteral, ExpressibleByStringLiteral,
 }
 
 extension JSONValue: Codable {
+    /// `value` as JSON text would show it, its object keys sorted; nil if it cannot be encoded.
+    ///
+    /// - Parameter value: any Encodable value, e.g. a run's configuration.
+    public init?(encoding value: some Encodable) {
+        guard let data = try? JSONEncoder().encode(value), let decoded = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+            return nil
+        }
+        self = decoded
+    }
+
     struct DynamicKey: CodingKey {
         var stringValue: String
         var intValue: Int? { nil }

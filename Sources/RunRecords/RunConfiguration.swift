@@ -1,0 +1,151 @@
+/// run.json `config`: what a run was started with, under the keys docs/run-folder.md lists.
+/// `fmctl train` writes the training settings, `fmctl footprint measure` the command it ran.
+///
+/// run.json is a file a person may edit: a key whose value has the wrong type (a fraction or
+/// a number beyond Int for a count, a string for a number) reads as missing instead of making
+/// the whole run unreadable, so that reports still open the run; ``unreadableKeys`` names such
+/// keys, so that `--resume` can refuse them by name.
+public struct RunConfiguration: Codable, Sendable, Equatable {
+    /// The training settings; nil for a measured command.
+    public var training: TrainingConfiguration?
+    /// The command and its arguments (`fmctl footprint measure`); nil for a training run.
+    public var command: [String]?
+    /// Keys run.json holds with a value of the wrong type, sorted; empty for a run as fmctl
+    /// wrote it. Never written.
+    public var unreadableKeys: [String] = []
+
+    /// run.json's key of each setting.
+    public enum Key: String, CodingKey, Sendable {
+        case model, dataset, epochs, optimizer, momentum, nesterov, seed, threads, limit, parameters, footprint, command
+        case modelSource = "model_source", batchSize = "batch_size", learningRate = "learning_rate"
+        case validationSplit = "validation_split", trainSamples = "train_samples"
+        case validationSamples = "validation_samples", testSamples = "test_samples"
+    }
+
+    /// - Parameters:
+    ///   - training: the settings of a training run.
+    ///   - command: the command line of a measured command.
+    public init(training: TrainingConfiguration? = nil, command: [String]? = nil) {
+        self.training = training
+        self.command = command
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let read = LenientReader(try decoder.container(keyedBy: Key.self))
+        command = read(.command)
+        training = read.container.allKeys.contains { $0 != .command } ? TrainingConfiguration(read) : nil
+        unreadableKeys = read.unreadableKeys.sorted()
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encodeIfPresent(command, forKey: .command)
+        try training?.encode(into: &container)
+    }
+}
+
+/// The settings of a training run (`fmctl train`). Each is optional only because a person may
+/// have removed or spoilt it in run.json; fmctl writes them all.
+public struct TrainingConfiguration: Sendable, Equatable {
+    /// The model's name (`cnn`, `mlp`, or a model file's `name`).
+    public var model: String?
+    /// `--model` as given: a built-in name or a model JSON file.
+    public var modelSource: String?
+    /// `--dataset` as given: a dataset name or a folder of IDX files.
+    public var dataset: String?
+    public var epochs: Int?
+    public var batchSize: Int?
+    /// `adam` or `sgd`.
+    public var optimizer: String?
+    public var learningRate: Double?
+    /// SGD momentum (0 for plain SGD and for Adam).
+    public var momentum: Double?
+    public var nesterov: Bool?
+    /// Fraction of the training data, taken from its end, held out for validation.
+    public var validationSplit: Double?
+    public var seed: UInt64?
+    public var threads: Int?
+    /// `--limit`: train on the first N samples only; nil (written as null) for all of them.
+    public var limit: Int?
+    public var trainSamples: Int?
+    public var validationSamples: Int?
+    public var testSamples: Int?
+    /// Trainable parameters of the model.
+    public var parameters: Int?
+    /// Whether energy was measured (false with `--no-footprint`).
+    public var footprint: Bool?
+
+    public init(model: String? = nil, modelSource: String? = nil, dataset: String? = nil, epochs: Int? = nil,
+                batchSize: Int? = nil, optimizer: String? = nil, learningRate: Double? = nil, momentum: Double? = nil,
+                nesterov: Bool? = nil, validationSplit: Double? = nil, seed: UInt64? = nil, threads: Int? = nil,
+                limit: Int? = nil, trainSamples: Int? = nil, validationSamples: Int? = nil, testSamples: Int? = nil,
+                parameters: Int? = nil, footprint: Bool? = nil) {
+        self.model = model
+        self.modelSource = modelSource
+        self.dataset = dataset
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.optimizer = optimizer
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.validationSplit = validationSplit
+        self.seed = seed
+        self.threads = threads
+        self.limit = limit
+        self.trainSamples = trainSamples
+        self.validationSamples = validationSamples
+        self.testSamples = testSamples
+        self.parameters = parameters
+        self.footprint = footprint
+    }
+
+    init(_ read: LenientReader) {
+        self.init(model: read(.model), modelSource: read(.modelSource), dataset: read(.dataset), epochs: read(.epochs),
+                  batchSize: read(.batchSize), optimizer: read(.optimizer), learningRate: read(.learningRate),
+                  momentum: read(.momentum), nesterov: read(.nesterov), validationSplit: read(.validationSplit),
+                  seed: read(.seed), threads: read(.threads), limit: read(.limit), trainSamples: read(.trainSamples),
+                  validationSamples: read(.validationSamples), testSamples: read(.testSamples),
+                  parameters: read(.parameters), footprint: read(.footprint))
+    }
+
+    /// Every setting that is set; `limit` always, null meaning all the samples.
+    func encode(into container: inout KeyedEncodingContainer<RunConfiguration.Key>) throws {
+        try container.encodeIfPresent(model, forKey: .model)
+        try container.encodeIfPresent(modelSource, forKey: .modelSource)
+        try container.encodeIfPresent(dataset, forKey: .dataset)
+        try container.encodeIfPresent(epochs, forKey: .epochs)
+        try container.encodeIfPresent(batchSize, forKey: .batchSize)
+        try container.encodeIfPresent(optimizer, forKey: .optimizer)
+        try container.encodeIfPresent(learningRate, forKey: .learningRate)
+        try container.encodeIfPresent(momentum, forKey: .momentum)
+        try container.encodeIfPresent(nesterov, forKey: .nesterov)
+        try container.encodeIfPresent(validationSplit, forKey: .validationSplit)
+        try container.encodeIfPresent(seed, forKey: .seed)
+        try container.encodeIfPresent(threads, forKey: .threads)
+        try container.encode(limit, forKey: .limit)
+        try container.encodeIfPresent(trainSamples, forKey: .trainSamples)
+        try container.encodeIfPresent(validationSamples, forKey: .validationSamples)
+        try container.encodeIfPresent(testSamples, forKey: .testSamples)
+        try container.encodeIfPresent(parameters, forKey: .parameters)
+        try container.encodeIfPresent(footprint, forKey: .footprint)
+    }
+}
+
+/// Reads run.json's config values one by one, a value of the wrong type as nil, and keeps
+/// the keys that had one.
+final class LenientReader {
+    let container: KeyedDecodingContainer<RunConfiguration.Key>
+    private(set) var unreadableKeys: [String] = []
+
+    init(_ container: KeyedDecodingContainer<RunConfiguration.Key>) { self.container = container }
+
+    /// The value at `key`; nil when it is missing or null, and also (noted) when it is of another type.
+    func callAsFunction<T: Decodable>(_ key: RunConfiguration.Key) -> T? {
+        guard container.contains(key), (try? container.decodeNil(forKey: key)) == false else { return nil }
+        do { return try container.decode(T.self, forKey: key) } catch {
+            unreadableKeys.append(key.rawValue)
+            return nil
+        }
+    }
+}
