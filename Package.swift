@@ -43,9 +43,10 @@ let package = Package(
         .executableTarget(name: "fmctl-bench", dependencies: ["Tensor", "Models", "CSGEMMBench"]),
 
         // MARK: - Tests
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTensorKernels"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models"]),
-        .testTarget(name: "FootprintTests", dependencies: ["Footprint"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["fmctl", "Models"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTensorKernels", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
+        .testTarget(name: "FootprintTests", dependencies: ["Footprint", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["fmctl", "Models", "TestSupport"]),
     ]
 )
