@@ -13,7 +13,7 @@ import Testing
     ]
 
     var tensors: [SafetensorsTensor] {
-        var rng = SplitMix64(state: 3)
+        var rng = SplitMix64(seed: 3)
         return [
             SafetensorsTensor(name: "conv.kernel", shape: [3, 3, 1, 2], values: (0..<18).map { _ in Float.random(in: -1...1, using: &rng) }),
             SafetensorsTensor(name: "special", shape: [13], values: Self.specialBits.map(Float.init(bitPattern:))),
@@ -205,7 +205,7 @@ import Testing
     /// Random byte flips and cuts of a valid file: a value or a DataError, never a trap.
     @Test func mutatedFilesNeverCrash() throws {
         let original = try Safetensors.encode(tensors: tensors, metadata: ["model": "cnn"], path: "")
-        var rng = SplitMix64(state: 5)
+        var rng = SplitMix64(seed: 5)
         var rejected = 0
         for round in 0..<400 {
             var bytes = original

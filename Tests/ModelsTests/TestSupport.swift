@@ -43,18 +43,6 @@ func dataError(_ body: () throws -> Void) -> DataError? {
     }
 }
 
-/// A small deterministic generator (SplitMix64), so mutation tests replay identically.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// An IDX file's raw bytes built by hand, for files the writer would refuse to make.
 func idxBytes(type: UInt8 = 0x08, dimensions: [UInt32], payload: [UInt8]) -> [UInt8] {
     var out: [UInt8] = [0, 0, type, UInt8(dimensions.count)]

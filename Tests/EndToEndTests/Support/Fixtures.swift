@@ -66,7 +66,7 @@ enum Datasets {
     /// rows 2k+4 ..< 2k+8, over noise. Raw (uncompressed) IDX files.
     static func synthetic(in folder: String, train: Int = 200, test: Int = 50, seed: UInt64 = 1) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         func images(_ labels: [UInt8]) -> [UInt8] {
             var bytes: [UInt8] = []
             bytes.reserveCapacity(labels.count * 784)
@@ -97,19 +97,6 @@ enum Datasets {
                           to: folder + "/" + images, gzip: false)
             try IDX.write(IDXArray(dimensions: [count], bytes: Array(y.bytes.prefix(count))), to: folder + "/" + labels, gzip: false)
         }
-    }
-}
-
-/// A tiny deterministic generator (SplitMix64), so the synthetic data is the same every run.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
