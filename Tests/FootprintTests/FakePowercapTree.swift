@@ -103,12 +103,6 @@ final class FailingReader: PowercapFileReader {
 
 let testHost = HostInfo(hostname: "test", os: "Debian 12", cpuModel: "AMD EPYC", cpuCount: 2, sockets: 1, ramTotalGB: 24)
 
-func temporaryFolder() throws -> String {
-    let path = NSTemporaryDirectory() + "fmctl-test-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
-
 /// Serves `energy_uj` of chosen zones from the clock: each counter advances at a known power,
 /// continuously, modulo its range, whenever it is read; other files come from the tree.
 /// Unlike a writer thread it is never stale when the machine is busy, so energy can be

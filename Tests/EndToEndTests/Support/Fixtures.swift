@@ -1,37 +1,7 @@
 import Foundation
 import Models
 
-/// A temporary working folder, removed when the value is released.
-final class WorkFolder {
-    let path: String
-
-    init() throws {
-        path = NSTemporaryDirectory() + "fmctl-e2e-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ relative: String) -> String { path + "/" + relative }
-
-    func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: file(relative)) }
-
-    func write(_ relative: String, _ text: String) throws {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: file(relative)))
-    }
-
-    func write(_ relative: String, bytes: [UInt8]) throws {
-        try Data(bytes).write(to: URL(fileURLWithPath: file(relative)))
-    }
-
-    func bytes(_ relative: String) throws -> [UInt8] {
-        [UInt8](try Data(contentsOf: URL(fileURLWithPath: file(relative))))
-    }
-
-    func text(_ relative: String) throws -> String {
-        try String(contentsOfFile: file(relative), encoding: .utf8)
-    }
-
+extension TemporaryDirectory {
     /// A JSON object from a file (run.json) or from command output.
     func json(_ relative: String) throws -> [String: Any] {
         try jsonObject(Data(contentsOf: URL(fileURLWithPath: file(relative))))
