@@ -2,7 +2,7 @@ import Foundation
 import Models
 import Testing
 
-/// Issue 6, item 1: every bad input a user can give gets the DESIGN.md exit code, one line on
+/// Every bad input a user can give gets its exit code (docs/exit-codes.md), one line on
 /// stderr naming the file or option, no crash, and no damage to files already written.
 @Suite struct BadInputEndToEndTests {
     /// Option values `fmctl train` must refuse (exit 64, naming the option). Run against a small

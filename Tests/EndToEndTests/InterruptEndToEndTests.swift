@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// Issue 6, item 3: Ctrl-C stops at the next batch, records the partial epoch, saves a loadable
+/// Ctrl-C stops at the next batch, records the partial epoch, saves a loadable
 /// checkpoint, marks the run interrupted and exits 130.
 @Suite struct InterruptEndToEndTests {
     /// The MLP on all of Fashion-MNIST in batches of 8 (6,750 steps an epoch, several seconds
@@ -70,7 +70,7 @@ import Testing
         }
     }
 
-    /// Issue 6, item 4: a run interrupted mid-epoch and resumed with `--resume` ends with the
+    /// A run interrupted mid-epoch and resumed with `--resume` ends with the
     /// same weights and optimiser state, bit for bit, as the same run uninterrupted (shuffling
     /// and dropout come from (seed, epoch, batch); the checkpoint holds Adam's moments and the
     /// position), and its footprint covers both sessions.

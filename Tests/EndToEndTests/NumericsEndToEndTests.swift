@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// Issue 6, item 2: a NaN or infinite loss stops the run at that batch with a clear message,
+/// A NaN or infinite loss stops the run at that batch with a clear message,
 /// keeps what was finished, and marks run.json failed with the reason.
 @Suite struct NumericsEndToEndTests {
     @Test func train_divergingLoss_failsCleanly() throws {

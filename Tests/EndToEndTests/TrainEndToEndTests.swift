@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// CodeCarbon 3.3's emissions.csv header (DESIGN.md), copied here rather than taken from the
+/// CodeCarbon 3.3's emissions.csv header (docs/run-folder.md), copied here rather than taken from the
 /// Footprint module, so a change on either side shows up.
 let codeCarbonHeader = "timestamp,project_name,run_id,experiment_id,duration,emissions,emissions_rate,cpu_power,gpu_power,ram_power,cpu_energy,gpu_energy,ram_energy,energy_consumed,water_consumed,country_name,country_iso_code,region,cloud_provider,cloud_region,os,python_version,codecarbon_version,cpu_count,cpu_model,gpu_count,gpu_model,longitude,latitude,ram_total_size,tracking_mode,cpu_utilization_percent,gpu_utilization_percent,ram_utilization_percent,ram_used_gb,on_cloud,pue,wue"
 
@@ -65,7 +65,7 @@ let codeCarbonHeader = "timestamp,project_name,run_id,experiment_id,duration,emi
         let checkpoint = try SafetensorsFile.split(try work.bytes("run/model.safetensors"))
         #expect((checkpoint.header["__metadata__"] as? [String: Any])?["model"] != nil)
 
-        // footprint report --format json: the keys of DESIGN.md, nested ones too.
+        // footprint report --format json: the keys of docs/json-report.md, nested ones too.
         let report = try Fmctl.run(["footprint", "report", "run", "--format", "json"], in: work.path)
         expectSuccess(report)
         let json = try jsonObject(Data(report.stdout.utf8))
