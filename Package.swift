@@ -50,10 +50,11 @@ let package = Package(
         .executableTarget(name: "fmctl-bench", dependencies: ["Tensor", "Models", "CSGEMMBench"]),
 
         // MARK: - Tests
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTensorKernels"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models"]),
-        .testTarget(name: "FootprintTests", dependencies: ["Footprint", "RunRecords", "Reports", "FMSupport"]),
-        .testTarget(name: "FMSupportTests", dependencies: ["FMSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["fmctl", "Models"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTensorKernels", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
+        .testTarget(name: "FootprintTests", dependencies: ["Footprint", "RunRecords", "Reports", "FMSupport", "TestSupport"]),
+        .testTarget(name: "FMSupportTests", dependencies: ["FMSupport", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["fmctl", "Models", "TestSupport"]),
     ]
 )

@@ -2,7 +2,7 @@ import Foundation
 import Models
 import Testing
 
-/// Issue 6, item 1: every bad input a user can give gets the DESIGN.md exit code, one line on
+/// Every bad input a user can give gets its exit code (docs/exit-codes.md), one line on
 /// stderr naming the file or option, no crash, and no damage to files already written.
 @Suite struct BadInputEndToEndTests {
     /// Option values `fmctl train` must refuse (exit 64, naming the option). Run against a small
@@ -29,7 +29,7 @@ import Testing
         (["--run-dir", ""], "--run-dir"),
     ])
     func train_badOption_isUsageError(_ options: [String], _ option: String) throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         try Datasets.synthetic(in: work.file("data"))
         let result = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--threads", "1", "--run-dir", "run"] + options,
                                    in: work.path)
@@ -40,7 +40,7 @@ import Testing
     /// A run folder that cannot be created: under a regular file, or a regular file itself (74).
     @Test(arguments: ["file/run", "file"])
     func train_unwritableRunDir_isIOError(_ runDir: String) throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         try Datasets.synthetic(in: work.file("data"))
         try work.write("file", "not a folder\n")
         let result = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "1", "--threads", "1", "--run-dir", runDir],
@@ -51,7 +51,7 @@ import Testing
 
     /// `--run-dir` naming a folder that already holds a run: refused (64), every file untouched.
     @Test func train_runDirHoldingARun_isRefusedAndUntouched() throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         try Datasets.synthetic(in: work.file("data"))
         let first = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "1", "--threads", "1", "--run-dir", "run"],
                                   in: work.path)
@@ -71,7 +71,7 @@ import Testing
     /// which stops root too, unlike permission bits) exits 74 with one line naming the file, and
     /// run.json says `failed` and why, as an interrupted or diverged run says what stopped it.
     @Test func train_ioErrorWritingTheCheckpoint_marksTheRunFailed() throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         try Datasets.synthetic(in: work.file("data"))
         try FileManager.default.createDirectory(atPath: work.file("run/model.safetensors"), withIntermediateDirectories: true)
         let result = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "2", "--threads", "1",
@@ -101,7 +101,7 @@ import Testing
     }
 
     /// Damages one file of a good data set; returns the exit code and the file the message must name.
-    static func damage(_ damage: DatasetDamage, in work: WorkFolder) throws -> (exitCode: Int32, file: String) {
+    static func damage(_ damage: DatasetDamage, in work: TemporaryDirectory) throws -> (exitCode: Int32, file: String) {
         let folder = "data"
         func path(_ name: String) -> String { folder + "/" + name }
         switch damage {
@@ -162,7 +162,7 @@ import Testing
 
     @Test(arguments: DatasetDamage.allCases)
     func train_damagedDataset(_ kind: DatasetDamage) throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         try Datasets.synthetic(in: work.file("data"))
         let (exitCode, file) = try Self.damage(kind, in: work)
         let result = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "1", "--threads", "1", "--run-dir", "run"],
@@ -173,7 +173,7 @@ import Testing
 
     /// `fmctl predict --input` on files that are not images of the model's size.
     @Test func predict_badInput() throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         try Datasets.synthetic(in: work.file("data"))
         let train = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "1", "--threads", "1", "--run-dir", "run",
                                    "--no-footprint"], in: work.path)
@@ -197,7 +197,7 @@ import Testing
         ("missing.json", nil, 66, false),
     ] as [(String, String?, Int32, Bool)])
     func train_badModelFile(_ name: String, _ contents: String?, _ exitCode: Int32, _ badOnItsOwn: Bool) throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         try Datasets.synthetic(in: work.file("data"))
         if let contents { try work.write(name, contents) }
         let result = try Fmctl.run(["train", "--model", name, "--dataset", "data", "--epochs", "1", "--threads", "1", "--run-dir", "run"],
@@ -216,7 +216,7 @@ import Testing
     @Test(arguments: [(["--epochs", "9"], "--epochs"), (["--learning-rate", "0.1"], "--learning-rate"),
                       (["--run-dir", "other"], "--run-dir"), (["--region", "FRA"], "--region")])
     func resume_withSettingsOfItsOwn_isUsageError(_ options: [String], _ option: String) throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         let result = try Fmctl.run(["train", "--resume", "run"] + options, in: work.path)
         expectUserError(result, exitCode: 64, mentions: option)
         #expect(!work.exists("other"))
@@ -227,7 +227,7 @@ import Testing
     /// naming the file or key (not a trap in `fit`), and the run folder is left as it was.
     @Test(arguments: ["data", "config"])
     func resume_changedRunOrData_isBadData(_ what: String) throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         try Datasets.synthetic(in: work.file("data"))
         expectSuccess(try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "1", "--threads", "1",
                                      "--no-footprint", "--run-dir", "run"], in: work.path))
@@ -260,7 +260,7 @@ import Testing
 
     @Test(arguments: CheckpointDamage.allCases)
     func evaluate_damagedCheckpoint(_ kind: CheckpointDamage) throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         try Datasets.synthetic(in: work.file("data"))
         let train = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "1", "--threads", "1", "--run-dir", "run",
                                    "--no-footprint"], in: work.path)

@@ -9,14 +9,14 @@ import Testing
     /// The mlp's epoch on the full training set in batches of 8 lasts several seconds even on a
     /// fast machine: many wraps.
     @Test func train_fakeRAPL_reportsCounterEnergy() throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         try Datasets.fashionMNISTSubset(in: work.file("data"), train: 60_000, test: 100)
         let watts = 60.0
         let range: UInt64 = 15_000_000
         // A declared 120 W maximum wraps 15 J in 0.125 s: fmctl must sample at least every 0.0625 s.
-        let tree = try FakePowercapTree(root: work.file("powercap"), energy: "1000000\n", maxRangeMicrojoules: range,
-                                        maxPowerMicrowatts: 120_000_000)
-        let counter = PoweredCounter(path: tree.energyPath, watts: watts, maxRangeMicrojoules: range)
+        let tree = try FakePowercapTree.onePackage(root: work.file("powercap"), energyFile: "1000000\n",
+                                                   maxRangeMicrojoules: range, maxPowerMicrowatts: 120_000_000)
+        let counter = PoweredCounter(path: tree.energyPath(FakePowercapTree.package0Zone), watts: watts, maxRangeMicrojoules: range)
         counter.start()
         let result = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "1", "--batch-size", "8",
                                     "--threads", "1", "--powercap-root", tree.root, "--run-dir", "run"], in: work.path, timeout: 90)
@@ -50,7 +50,7 @@ import Testing
     /// `footprint measure` runs the command with the user's environment (not the OpenBLAS
     /// setting fmctl gives itself for training), exits with its status, and records the run.
     @Test func measure_runsTheCommandAsGivenAndRecordsIt() throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         let result = try Fmctl.run(["footprint", "measure", "--run-dir", "m", "--",
                                     "sh", "-c", "echo blas=${OPENBLAS_THREAD_TIMEOUT-unset}; exit 3"], in: work.path)
         #expect(result.status == 3, "\(result.description)")
@@ -69,9 +69,9 @@ import Testing
     /// cover that path through an injected reader.)
     @Test(arguments: [("empty", ""), ("garbage", "garbage\n"), ("negative", "-5\n"), ("absurd", "99999999999999999999999999\n")])
     func train_badPowercapFile_isBadData(_ case_: (name: String, contents: String)) throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         try Datasets.synthetic(in: work.file("data"))
-        let tree = try FakePowercapTree(root: work.file("powercap"), energy: case_.contents)
+        let tree = try FakePowercapTree.onePackage(root: work.file("powercap"), energyFile: case_.contents)
         let result = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "1", "--threads", "1",
                                     "--powercap-root", tree.root, "--run-dir", "run"], in: work.path)
         expectUserError(result, exitCode: 65, mentions: "energy_uj")
@@ -84,8 +84,8 @@ import Testing
 
     /// `fmctl footprint probe` on the same broken tree says what is wrong and does not fail.
     @Test func probe_badPowercapFile_diagnoses() throws {
-        let work = try WorkFolder()
-        let tree = try FakePowercapTree(root: work.file("powercap"), energy: "garbage\n")
+        let work = TemporaryDirectory()
+        let tree = try FakePowercapTree.onePackage(root: work.file("powercap"), energyFile: "garbage\n")
         let result = try Fmctl.run(["footprint", "probe", "--powercap-root", tree.root], in: work.path)
         expectSuccess(result)
         #expect(result.stdout.contains("package-0"))

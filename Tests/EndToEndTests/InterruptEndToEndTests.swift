@@ -1,13 +1,13 @@
 import Foundation
 import Testing
 
-/// Issue 6, item 3: Ctrl-C stops at the next batch, records the partial epoch, saves a loadable
+/// Ctrl-C stops at the next batch, records the partial epoch, saves a loadable
 /// checkpoint, marks the run interrupted and exits 130.
 @Suite struct InterruptEndToEndTests {
     /// The MLP on all of Fashion-MNIST in batches of 8 (6,750 steps an epoch, several seconds
     /// even on a fast machine), interrupted half a second into its first epoch.
     @Test func train_SIGINT_midEpoch_savesAnInterruptedRun() throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         let running = try Fmctl.start(["train", "--model", "mlp", "--epochs", "3", "--batch-size", "8", "--threads", "1", "--run-dir", "run"],
                                       in: work.path)
         let began = running.waitForOutput("Epoch 1/3", timeout: 60)
@@ -50,7 +50,7 @@ import Testing
 
     /// A second signal exits at once, and what is on disk is still whole.
     @Test func train_twoSignals_exitAtOnceWithConsistentFiles() throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         let running = try Fmctl.start(["train", "--model", "mlp", "--epochs", "3", "--batch-size", "8", "--threads", "1", "--run-dir", "run"],
                                       in: work.path)
         #expect(running.waitForOutput("Epoch 1/3", timeout: 60), "training never started: \(running.stdoutSoFar)")
@@ -70,12 +70,12 @@ import Testing
         }
     }
 
-    /// Issue 6, item 4: a run interrupted mid-epoch and resumed with `--resume` ends with the
+    /// A run interrupted mid-epoch and resumed with `--resume` ends with the
     /// same weights and optimiser state, bit for bit, as the same run uninterrupted (shuffling
     /// and dropout come from (seed, epoch, batch); the checkpoint holds Adam's moments and the
     /// position), and its footprint covers both sessions.
     @Test func train_interruptedThenResumed_matchesUninterruptedBitForBit() throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         let args = ["train", "--model", "mlp", "--epochs", "2", "--threads", "1", "--seed", "3"]
         expectSuccess(try Fmctl.run(args + ["--run-dir", "full"], in: work.path, timeout: 120))
 

@@ -6,7 +6,7 @@ import Testing
     /// Trains the MLP on 2,000 Fashion-MNIST images, then evaluates and predicts with its folder
     /// and with its checkpoint file.
     @Test func evaluateAndPredict_trainedRun() throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         let train = try Fmctl.run(["train", "--model", "mlp", "--epochs", "1", "--limit", "2000", "--threads", "1", "--run-dir", "run",
                                    "--no-footprint"], in: work.path)
         expectSuccess(train)
@@ -48,7 +48,7 @@ import Testing
     }
 
     @Test func summary_cnn_isKerasStyle() throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         let result = try Fmctl.run(["summary", "--model", "cnn"], in: work.path)
         expectSuccess(result)
         for text in ["Model: \"cnn\"", "Layer (type)", "Output Shape", "Param #", "(Conv2D)", "(None, 26, 26, 32)", "(MaxPooling2D)",
@@ -58,7 +58,7 @@ import Testing
     }
 
     @Test func summary_mlpAndUserModel() throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         let mlp = try Fmctl.run(["summary", "--model", "mlp"], in: work.path)
         expectSuccess(mlp)
         #expect(mlp.stdout.contains("Total params: 79,510"))

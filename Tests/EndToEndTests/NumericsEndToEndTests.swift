@@ -1,11 +1,11 @@
 import Foundation
 import Testing
 
-/// Issue 6, item 2: a NaN or infinite loss stops the run at that batch with a clear message,
+/// A NaN or infinite loss stops the run at that batch with a clear message,
 /// keeps what was finished, and marks run.json failed with the reason.
 @Suite struct NumericsEndToEndTests {
     @Test func train_divergingLoss_failsCleanly() throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         let result = try Fmctl.run(["train", "--model", "mlp", "--optimizer", "sgd", "--learning-rate", "1e9",
                                     "--epochs", "2", "--limit", "3000", "--threads", "1", "--run-dir", "run"],
                                    in: work.path, timeout: 120)

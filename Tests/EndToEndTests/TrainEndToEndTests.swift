@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// CodeCarbon 3.3's emissions.csv header (DESIGN.md), copied here rather than taken from the
+/// CodeCarbon 3.3's emissions.csv header (docs/run-folder.md), copied here rather than taken from the
 /// Footprint module, so a change on either side shows up.
 let codeCarbonHeader = "timestamp,project_name,run_id,experiment_id,duration,emissions,emissions_rate,cpu_power,gpu_power,ram_power,cpu_energy,gpu_energy,ram_energy,energy_consumed,water_consumed,country_name,country_iso_code,region,cloud_provider,cloud_region,os,python_version,codecarbon_version,cpu_count,cpu_model,gpu_count,gpu_model,longitude,latitude,ram_total_size,tracking_mode,cpu_utilization_percent,gpu_utilization_percent,ram_utilization_percent,ram_used_gb,on_cloud,pue,wue"
 
@@ -10,7 +10,7 @@ let codeCarbonHeader = "timestamp,project_name,run_id,experiment_id,duration,emi
     /// The seed's MLP on the installed Fashion-MNIST: Keras-style output, every file of the run
     /// folder, estimates labelled as such, and the report in all four formats.
     @Test func train_fashionMNIST_writesRunFolderAndReport() throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         let result = try Fmctl.run(["train", "--model", "mlp", "--epochs", "1", "--limit", "2000", "--threads", "1", "--run-dir", "run"],
                                    in: work.path)
         expectSuccess(result)
@@ -65,7 +65,7 @@ let codeCarbonHeader = "timestamp,project_name,run_id,experiment_id,duration,emi
         let checkpoint = try SafetensorsFile.split(try work.bytes("run/model.safetensors"))
         #expect((checkpoint.header["__metadata__"] as? [String: Any])?["model"] != nil)
 
-        // footprint report --format json: the keys of DESIGN.md, nested ones too.
+        // footprint report --format json: the keys of docs/json-report.md, nested ones too.
         let report = try Fmctl.run(["footprint", "report", "run", "--format", "json"], in: work.path)
         expectSuccess(report)
         let json = try jsonObject(Data(report.stdout.utf8))
@@ -107,7 +107,7 @@ let codeCarbonHeader = "timestamp,project_name,run_id,experiment_id,duration,emi
     /// and the run records its 693,962 parameters. A slice, because a debug build (what
     /// `swift test` runs) takes about half a second per CNN step.
     @Test func train_defaultCNN_onFashionMNISTSlice() throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         try Datasets.fashionMNISTSubset(in: work.file("data"), train: 480, test: 160)
         let result = try Fmctl.run(["train", "--dataset", "data", "--epochs", "1", "--validation-split", "0", "--threads", "1",
                                     "--run-dir", "run"], in: work.path, timeout: 90)
@@ -124,7 +124,7 @@ let codeCarbonHeader = "timestamp,project_name,run_id,experiment_id,duration,emi
 
     /// A model a user writes in JSON trains, and its name comes from the file.
     @Test func train_userModelJSON() throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         try work.write("my.json", tinyMLPJSON)
         let result = try Fmctl.run(["train", "--model", "my.json", "--epochs", "1", "--limit", "2000", "--threads", "1", "--run-dir", "run"],
                                    in: work.path)
@@ -140,7 +140,7 @@ let codeCarbonHeader = "timestamp,project_name,run_id,experiment_id,duration,emi
 
     /// Carbon settings from the command line reach the record: region, PUE, price.
     @Test func train_carbonSettings() throws {
-        let work = try WorkFolder()
+        let work = TemporaryDirectory()
         try Datasets.synthetic(in: work.file("data"))
         let result = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "1", "--threads", "1", "--run-dir", "run",
                                     "--region", "FRA", "--pue", "1.5", "--price-per-kwh", "0.2", "--currency", "EUR"], in: work.path)

@@ -3,6 +3,8 @@ import Testing
 @testable import Footprint
 
 @Suite struct CarbonAndSettingsTests {
+    let temporary = TemporaryDirectory()
+
     @Test func co2eAndCost_areKWhTimesPUETimesFactor() {
         let carbon = CarbonSettings(intensityGramsPerKWh: 400, region: "custom", source: "test", year: nil,
                                     pue: 1.5, pricePerKWh: 0.2, currency: "EUR")
@@ -22,7 +24,7 @@ import Testing
     }
 
     @Test func settings_defaultIsWorld475() throws {
-        let folder = try temporaryFolder()
+        let folder = temporary.path
         let settings = try FootprintSettings.resolve(overrides: FootprintOverrides(), directory: folder, host: testHost)
         #expect(settings.carbon.intensityGramsPerKWh == 475)
         #expect(settings.carbon.region == "WORLD")
@@ -33,7 +35,7 @@ import Testing
     }
 
     @Test func settings_tomlThenCommandLineOverrides() throws {
-        let folder = try temporaryFolder()
+        let folder = temporary.path
         try """
         # lab defaults
         region = "DEU"   # Germany
@@ -58,7 +60,7 @@ import Testing
     }
 
     @Test func settings_badTomlValueNamesFileAndLine() throws {
-        let folder = try temporaryFolder()
+        let folder = temporary.path
         try "region = \"FRA\"\npue = 0.8\n".write(toFile: folder + "/fmctl.toml", atomically: true, encoding: .utf8)
         do {
             _ = try FootprintSettings.resolve(overrides: FootprintOverrides(), directory: folder, host: testHost)

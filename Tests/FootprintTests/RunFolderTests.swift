@@ -6,6 +6,7 @@ import Testing
 @testable import FMSupport
 
 @Suite struct RunFolderTests {
+    let temporary = TemporaryDirectory()
     let carbon = CarbonSettings(intensityGramsPerKWh: 500, region: "FRA", source: "test", year: 2023, pue: 1.2,
                                 pricePerKWh: 0.25, currency: "EUR")
 
@@ -46,7 +47,7 @@ import Testing
     }
 
     @Test func folder_writesAllFilesAndRecordsEpochs() throws {
-        let parent = try temporaryFolder()
+        let parent = temporary.path
         let folder = try RunFolder(record: record(), parent: parent)
         #expect(folder.path.hasPrefix(parent + "/"))
         #expect(folder.record.runID.hasSuffix("Z-cnn"))
@@ -94,7 +95,7 @@ import Testing
     }
 
     @Test func runJSON_isReplacedAtomically() throws {
-        let folder = try RunFolder(path: try temporaryFolder() + "/run", record: record())
+        let folder = try RunFolder(path: temporary.file("run"), record: record())
         let before = try String(contentsOfFile: folder.runJSONPath, encoding: .utf8)
         #expect(before.contains("\"status\" : \"running\""))
         var inode: stat = stat()
@@ -107,7 +108,7 @@ import Testing
     }
 
     @Test func snakeCaseKeysInRunJSON() throws {
-        let folder = try RunFolder(path: try temporaryFolder() + "/run", record: record())
+        let folder = try RunFolder(path: temporary.file("run"), record: record())
         try folder.recordEpoch(epoch(1, joules: 50))
         let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder.runJSONPath))) as! [String: Any]
         for key in ["run_id", "model", "dataset", "status", "started_at", "config", "host", "versions", "measurement", "carbon", "epochs", "total", "planned_epochs"] {
@@ -124,7 +125,7 @@ import Testing
     }
 
     @Test func errors_haveSysexitsCodes() throws {
-        let file = try temporaryFolder() + "/file"
+        let file = temporary.file("file")
         try "x".write(toFile: file, atomically: true, encoding: .utf8)
         #expect(throws: FootprintError.self) { try RunFolder(path: file + "/run", record: record()) }
         do { _ = try RunFolder(path: file + "/run", record: record()) } catch let error as FootprintError {
@@ -132,13 +133,13 @@ import Testing
             #expect(error.description.hasPrefix(file + "/run: cannot create"))
         }
         do { _ = try RunFolder.load(path: file + "-missing") } catch let error as FootprintError { #expect(error.exitCode == 66) }
-        let bad = try temporaryFolder()
+        let bad = temporary.path
         try "{\"run_id\": 3}".write(toFile: bad + "/run.json", atomically: true, encoding: .utf8)
         do { _ = try RunFolder.load(path: bad) } catch let error as FootprintError {
             #expect(error.exitCode == 65)
             #expect(error.description.contains("run.json"))
         }
-        let taken = try RunFolder(path: try temporaryFolder() + "/run", record: record())
+        let taken = try RunFolder(path: temporary.file("run"), record: record())
         #expect(throws: FootprintError.self) { try RunFolder(path: taken.path, record: record()) }
     }
 
@@ -170,7 +171,7 @@ import Testing
 @Suite struct RunReportTests {
     func completedRun() throws -> RunRecord {
         let tests = RunFolderTests()
-        let folder = try RunFolder(path: try temporaryFolder() + "/run", record: tests.record(planned: 2))
+        let folder = try RunFolder(path: tests.temporary.file("run"), record: tests.record(planned: 2))
         try folder.recordEpoch(tests.epoch(1, joules: 1000))
         try folder.recordEpoch(tests.epoch(2, joules: 1100))
         try folder.finish(status: .completed, test: TestMetrics(loss: 0.3, accuracy: 0.9))

@@ -134,7 +134,7 @@ final class ThreadGroup: @unchecked Sendable {
         let worst = zip(w, reference).map { abs($0 - $1) / (abs($1) + 1e-6 / 1e-5) }.max()!
         #expect(worst <= 1e-5)
         // Training moved the weights far beyond that tolerance.
-        #expect(maxAbsDiffModels(reference, try replica().flatParameters) > 1e-2)
+        #expect(maxAbsDiff(reference, try replica().flatParameters) > 1e-2)
     }
 
     /// A last batch smaller than the group leaves a process without samples: it contributes

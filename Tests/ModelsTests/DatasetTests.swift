@@ -105,7 +105,7 @@ import Testing
 
     @Test func corruptFileIsExit65() throws {
         try writeDataset()
-        _ = directory.write([0x1F, 0x8B, 1, 2, 3], to: Dataset.trainImagesName + ".gz")
+        try directory.write(Dataset.trainImagesName + ".gz", bytes: [0x1F, 0x8B, 1, 2, 3])
         let error = dataError { _ = try Dataset.load(directory: directory.path) }
         #expect(error?.exitCode == 65)
         #expect(error?.path == directory.file(Dataset.trainImagesName + ".gz"))

@@ -285,7 +285,7 @@ func syntheticImages(count: Int, height: Int = 8, width: Int = 8, classes: Int =
         let a = fused.fit(data, epochs: 2, batchSize: 16, seed: 3)
         let b = plain.fit(data, epochs: 2, batchSize: 16, seed: 3)
         #expect(abs(a.history[1].loss - b.history[1].loss) < 1e-4)
-        #expect(maxAbsDiffModels(fused.flatParameters, plain.flatParameters) < 1e-4)
+        #expect(maxAbsDiff(fused.flatParameters, plain.flatParameters) < 1e-4)
     }
 }
 
@@ -310,24 +310,12 @@ extension LayerFusionTests {
         #expect((fused.layers[1] as! Dense).fusedAdam == nil)  // set for the backward pass only
         #expect(fused.optimizer.stepCount == plain.optimizer.stepCount && fused.optimizer.stepCount == 15)
         #expect(abs(a.history[2].loss - b.history[2].loss) < 1e-4)
-        #expect(maxAbsDiffModels(fused.flatParameters, plain.flatParameters) < 1e-4)
+        #expect(maxAbsDiff(fused.flatParameters, plain.flatParameters) < 1e-4)
         // Training moved the weights well beyond that tolerance.
         let untrained = try model(fuse: true)
-        #expect(maxAbsDiffModels(fused.flatParameters, untrained.flatParameters) > 1e-2)
+        #expect(maxAbsDiff(fused.flatParameters, untrained.flatParameters) > 1e-2)
         // SGD has no fused path: the layers go back to gradients only.
         fused.compile(optimizer: SGD())
         #expect(fused.plan.fusedUpdate == nil)
     }
-}
-
-/// The largest |a - b|, NaN when a pair differs by NaN (so that every comparison fails).
-func maxAbsDiffModels(_ a: [Float], _ b: [Float]) -> Float {
-    precondition(a.count == b.count)
-    var largest: Float = 0
-    for (x, y) in zip(a, b) {
-        let d = abs(x - y)
-        if d.isNaN { return .nan }
-        largest = max(largest, d)
-    }
-    return largest
 }

@@ -13,7 +13,7 @@ import Testing
     ]
 
     var tensors: [SafetensorsTensor] {
-        var rng = SplitMix64(state: 3)
+        var rng = SplitMix64(seed: 3)
         return [
             SafetensorsTensor(name: "conv.kernel", shape: [3, 3, 1, 2], values: (0..<18).map { _ in Float.random(in: -1...1, using: &rng) }),
             SafetensorsTensor(name: "special", shape: [13], values: Self.specialBits.map(Float.init(bitPattern:))),
@@ -56,7 +56,7 @@ import Testing
         #expect(a == b)
         try Safetensors.write(tensors: tensors, metadata: first, to: directory.file("a"))
         try Safetensors.write(tensors: tensors, metadata: second, to: directory.file("b"))
-        #expect(directory.contents("a") == directory.contents("b"))
+        #expect(try directory.bytes("a") == directory.bytes("b"))
         let headerLength = a[0..<8].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
         #expect((8 + headerLength) % 8 == 0)
         #expect(a[8] == UInt8(ascii: "{"))
@@ -69,7 +69,7 @@ import Testing
     /// unknown fields ignored; tensors come back in data order.
     @Test func readsForeignLayout() throws {
         let header = #"{ "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8], "x": null},  "a": {"dtype":"F32","shape":[1],"data_offsets":[0,4]} }"#
-        let path = directory.write(file(header: header, data: [0, 0, 0x80, 0x3F, 0, 0, 0, 0x40]), to: "f")
+        let path = try directory.write("f", bytes: file(header: header, data: [0, 0, 0x80, 0x3F, 0, 0, 0, 0x40]))
         let (read, _) = try Safetensors.read(path: path)
         #expect(read.map(\.name) == ["a", "b"])
         #expect(read.map(\.values) == [[1], [2]])
@@ -83,8 +83,7 @@ import Testing
     }
 
     func readError(_ bytes: [UInt8]) -> DataError? {
-        let path = directory.write(bytes, to: "bad.safetensors")
-        return dataError { _ = try Safetensors.read(path: path) }
+        dataError { _ = try Safetensors.read(path: directory.write("bad.safetensors", bytes: bytes)) }
     }
 
     @Test func truncatedFiles() throws {
@@ -171,7 +170,7 @@ import Testing
     @Test func failedWriteLeavesExistingFileIntact() throws {
         let path = directory.file("model.safetensors")
         try Safetensors.write(tensors: tensors, metadata: ["epoch": "1"], to: path)
-        let before = directory.contents("model.safetensors")
+        let before = try directory.bytes("model.safetensors")
         try FileManager.default.createDirectory(atPath: directory.file("folder"), withIntermediateDirectories: false)
 
         // The parent is a file: the temporary file cannot even be created.
@@ -187,7 +186,7 @@ import Testing
         // A folder that does not exist.
         #expect(dataError { try Safetensors.write(tensors: tensors, metadata: [:], to: directory.file("absent/m.safetensors")) }?.exitCode == 74)
 
-        #expect(directory.contents("model.safetensors") == before)
+        #expect(try directory.bytes("model.safetensors") == before)
         #expect(try Safetensors.read(path: path).metadata == ["epoch": "1"])
         #expect(directory.listing() == ["folder", "model.safetensors"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.file("folder")).isEmpty)
@@ -205,7 +204,7 @@ import Testing
     /// Random byte flips and cuts of a valid file: a value or a DataError, never a trap.
     @Test func mutatedFilesNeverCrash() throws {
         let original = try Safetensors.encode(tensors: tensors, metadata: ["model": "cnn"], path: "")
-        var rng = SplitMix64(state: 5)
+        var rng = SplitMix64(seed: 5)
         var rejected = 0
         for round in 0..<400 {
             var bytes = original

@@ -83,7 +83,7 @@ final class RecordingHook: GradientHook {
             _ = m.computeGradients(batch: 8)
             gradients.append(m.gradients.array)
         }
-        #expect(maxAbsDiffModels(gradients[0], gradients[1]) < 1e-6)
+        #expect(maxAbsDiff(gradients[0], gradients[1]) < 1e-6)
         #expect(gradients[0][0..<20].contains { $0 != 0 })
     }
 
@@ -148,7 +148,7 @@ final class RecordingHook: GradientHook {
         _ = fused.fit(data, epochs: 2, batchSize: 16, seed: 2)
         _ = hooked.fit(data, epochs: 2, batchSize: 16, seed: 2)
         #expect(hook.events.filter { $0 == "synchronize" }.count == 8)
-        #expect(maxAbsDiffModels(fused.flatParameters, hooked.flatParameters) < 1e-4)
+        #expect(maxAbsDiff(fused.flatParameters, hooked.flatParameters) < 1e-4)
         #expect(fused.optimizer.stepCount == hooked.optimizer.stepCount)
     }
 }

@@ -38,16 +38,3 @@ enum GradientCheck {
 func random(_ n: Int, seed: UInt64, low: Float = -1, high: Float = 1) -> [Float] {
     Tensor.randomUniform([n], low: low, high: high, seed: seed).scalars
 }
-
-/// The largest |a - b|; NaN when any pair differs by NaN (a value never written, or a
-/// kernel's NaN), so that both `< tolerance` and `> threshold` checks fail on it.
-func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
-    precondition(a.count == b.count)
-    var largest: Float = 0
-    for (x, y) in zip(a, b) {
-        let d = abs(x - y)
-        if d.isNaN { return .nan }
-        largest = max(largest, d)
-    }
-    return largest
-}

@@ -1,37 +1,7 @@
 import Foundation
 import Models
 
-/// A temporary working folder, removed when the value is released.
-final class WorkFolder {
-    let path: String
-
-    init() throws {
-        path = NSTemporaryDirectory() + "fmctl-e2e-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ relative: String) -> String { path + "/" + relative }
-
-    func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: file(relative)) }
-
-    func write(_ relative: String, _ text: String) throws {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: file(relative)))
-    }
-
-    func write(_ relative: String, bytes: [UInt8]) throws {
-        try Data(bytes).write(to: URL(fileURLWithPath: file(relative)))
-    }
-
-    func bytes(_ relative: String) throws -> [UInt8] {
-        [UInt8](try Data(contentsOf: URL(fileURLWithPath: file(relative))))
-    }
-
-    func text(_ relative: String) throws -> String {
-        try String(contentsOfFile: file(relative), encoding: .utf8)
-    }
-
+extension TemporaryDirectory {
     /// A JSON object from a file (run.json) or from command output.
     func json(_ relative: String) throws -> [String: Any] {
         try jsonObject(Data(contentsOf: URL(fileURLWithPath: file(relative))))
@@ -66,7 +36,7 @@ enum Datasets {
     /// rows 2k+4 ..< 2k+8, over noise. Raw (uncompressed) IDX files.
     static func synthetic(in folder: String, train: Int = 200, test: Int = 50, seed: UInt64 = 1) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         func images(_ labels: [UInt8]) -> [UInt8] {
             var bytes: [UInt8] = []
             bytes.reserveCapacity(labels.count * 784)
@@ -97,19 +67,6 @@ enum Datasets {
                           to: folder + "/" + images, gzip: false)
             try IDX.write(IDXArray(dimensions: [count], bytes: Array(y.bytes.prefix(count))), to: folder + "/" + labels, gzip: false)
         }
-    }
-}
-
-/// A tiny deterministic generator (SplitMix64), so the synthetic data is the same every run.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
