@@ -2,7 +2,7 @@
 SWIFT ?= swift
 THREADS ?= 2
 
-.PHONY: setup build release test examples bench train clean fuzz test-sanitize
+.PHONY: setup build release test examples bench train clean fuzz test-sanitize docs
 
 setup:
 	./scripts/setup
@@ -27,6 +27,17 @@ examples: setup
 	$(SWIFT) build --package-path Examples --scratch-path Examples/.build -c release
 	Examples/.build/release/train-own-model --limit 3000 --epochs 2
 	Examples/.build/release/measure-footprint
+
+# API documentation: one DocC archive per library target under .build/docs/<Target>.doccarchive
+# (git-ignored), from the catalogs Sources/<Target>/<Target>.docc and the doc comments, built
+# offline by swift-docc-plugin (a package dependency). DocC's warnings (a symbol link that does
+# not resolve, a documented parameter that does not exist, one missing from a `- Parameters:`
+# list) are printed; CI runs this after `make test`.
+DOC_TARGETS = Tensor Models Footprint
+
+docs: setup
+	$(SWIFT) package --allow-writing-to-directory .build/docs generate-documentation \
+		$(foreach target,$(DOC_TARGETS),--target $(target)) --output-path .build/docs
 
 # fmctl-bench runs with the OpenBLAS thread timeout that fmctl sets for itself (idle OpenBLAS
 # workers sleep instead of spinning over the cores the C kernels use).

@@ -3,7 +3,11 @@ import CBLAS
 /// The BLAS library underneath every GEMM: OpenBLAS through its CBLAS interface.
 public enum BLAS {
     /// Sets the number of threads OpenBLAS uses for each call. fmctl keeps one level of
-    /// threading only: the GEMMs are threaded, the code around them is not.
+    /// threading only: the GEMMs are threaded, the code around them is not. The kernels that
+    /// run between GEMMs split their work into as many pieces (`parallelPieces`), read back
+    /// through ``threads``.
+    ///
+    /// - Parameter count: Threads per call; values below 1 count as 1.
     public static func setThreads(_ count: Int) {
         openblas_set_num_threads(Int32(max(1, count)))
     }
@@ -21,6 +25,21 @@ public enum BLAS {
 /// Row-major single-precision GEMM: `C = alpha * op(A) * op(B) + beta * C`, where
 /// op(A) is (M, K), op(B) is (K, N) and C is (M, N). `lda`, `ldb`, `ldc` default to the
 /// row lengths of the matrices as stored (contiguous).
+///
+/// - Parameters:
+///   - transposeA: Use A^T: A is stored (K, M).
+///   - transposeB: Use B^T: B is stored (N, K).
+///   - m: Rows of op(A) and C.
+///   - n: Columns of op(B) and C.
+///   - k: Columns of op(A), rows of op(B): the length of each dot product.
+///   - alpha: Scale of the product.
+///   - a: A, row-major.
+///   - lda: Row stride of A as stored; default its row length (K, or M when transposed).
+///   - b: B, row-major.
+///   - ldb: Row stride of B as stored; default its row length (N, or K when transposed).
+///   - beta: Scale of C's previous contents; 0 overwrites C without reading it.
+///   - c: C (M, N), written.
+///   - ldc: Row stride of C; default N.
 @inline(__always)
 public func sgemm(
     transposeA: Bool = false, transposeB: Bool = false,

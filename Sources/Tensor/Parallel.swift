@@ -3,6 +3,12 @@ import CTensorKernels
 /// Splits `0..<count` into `parts` contiguous ranges and runs them as `parallelPieces` does;
 /// used by kernels between BLAS calls, never inside one, so there is one level of threading
 /// at a time. `parts` follows the BLAS thread count (`--threads`).
+///
+/// - Parameters:
+///   - count: The length of the range to split.
+///   - parts: The most ranges; default the BLAS thread count.
+///   - minimumPerPart: The fewest elements per range: below twice this, one range runs alone.
+///   - body: Work on one range; ranges are disjoint and may run at the same time.
 @inline(__always)
 public func parallelRanges(_ count: Int, parts: Int = BLAS.threads, minimumPerPart: Int = 4096,
                            _ body: (Range<Int>) -> Void) {
@@ -17,6 +23,14 @@ public func parallelRanges(_ count: Int, parts: Int = BLAS.threads, minimumPerPa
 /// each pay a thread wake-up. The pool allocates nothing per call, but
 /// `withoutActuallyEscaping` boxes the closure (one 32-byte allocation a call); the training
 /// step's kernels use `runPieces`, which needs no closure. One piece runs on the calling thread.
+///
+/// - Parameters:
+///   - count: The length of the range to split.
+///   - pieces: The most pieces.
+///   - minimumPerPiece: The fewest elements per piece.
+///   - alignment: Piece boundaries fall on multiples of this (a kernel's block size).
+///   - body: Work on one piece, given its index and range; pieces are disjoint and may run at
+///     the same time. Returns when every piece has run.
 public func parallelPieces(_ count: Int, pieces: Int, minimumPerPiece: Int = 1, alignment: Int = 1,
                            _ body: (Int, Range<Int>) -> Void) {
     let split = PieceSplit(count, pieces: pieces, minimumPerPiece: minimumPerPiece, alignment: alignment)
@@ -39,9 +53,17 @@ public func parallelPieces(_ count: Int, pieces: Int, minimumPerPiece: Int = 1, 
 /// `0..<count` cut into `pieces` contiguous ranges, boundaries at multiples of `alignment`
 /// (the last range takes the remainder): what `parallelPieces` and `runPieces` hand out.
 public struct PieceSplit: Sendable {
+    /// The length of the range split, the number of pieces (at least 1), and the multiple
+    /// that boundaries fall on.
     public let count: Int, pieces: Int, alignment: Int
 
     /// At most `pieces` ranges of at least `minimumPerPiece`.
+    ///
+    /// - Parameters:
+    ///   - count: The length of the range to split.
+    ///   - pieces: The most pieces.
+    ///   - minimumPerPiece: The fewest elements per piece: fewer pieces when `count` is small.
+    ///   - alignment: Boundaries fall on multiples of this.
     public init(_ count: Int, pieces: Int, minimumPerPiece: Int = 1, alignment: Int = 1) {
         self.count = count
         self.pieces = max(1, min(pieces, count / max(1, minimumPerPiece)))
@@ -54,6 +76,10 @@ public struct PieceSplit: Sendable {
         PieceSplit(count, pieces: min(reductionParts, 4 * BLAS.threads), minimumPerPiece: minimumPerPiece)
     }
 
+    /// The range of one piece.
+    ///
+    /// - Parameter i: The piece, in `0..<pieces`.
+    /// - Returns: Its contiguous range of `0..<count`; the last piece takes the remainder.
     public func range(_ i: Int) -> Range<Int> { bound(i)..<bound(i + 1) }
     func bound(_ i: Int) -> Int { i == pieces ? count : count * i / pieces / alignment * alignment }
 }
@@ -61,6 +87,11 @@ public struct PieceSplit: Sendable {
 /// `parallelPieces` without a closure, for the kernels of the training step: `body` is a C
 /// function (a closure literal that captures nothing) that finds its arguments in `job`,
 /// which the workers reach through a pointer, so a call allocates nothing at all.
+///
+/// - Parameters:
+///   - job: The arguments of every piece, read by `body` through its first argument.
+///   - pieces: The number of pieces; 1 runs `body` on the calling thread only.
+///   - body: A C function `(job, piece index)`; returns when every piece has run.
 @inline(__always)
 public func runPieces<Job>(_ job: inout Job, pieces: Int,
                            _ body: @convention(c) (UnsafeMutableRawPointer?, Int) -> Void) {

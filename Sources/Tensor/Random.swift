@@ -4,8 +4,12 @@ import Foundation
 /// same sequence on every machine and every Swift version, unlike the standard library's
 /// `SystemRandomNumberGenerator`. Used for initial weights, shuffling and dropout masks.
 public struct Xoshiro256: RandomNumberGenerator, Sendable, Equatable, Codable {
+    /// The generator's four words of state.
     public private(set) var state: (UInt64, UInt64, UInt64, UInt64)
 
+    /// A generator whose state is four SplitMix64 outputs from `seed`, as the authors advise.
+    ///
+    /// - Parameter seed: Any value; equal seeds give equal sequences.
     public init(seed: UInt64) {
         var sm = seed
         func splitMix() -> UInt64 {
@@ -19,13 +23,19 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable, Equatable, Codable {
     }
 
     /// Restores a generator from a saved state (checkpoints, resume).
+    ///
+    /// - Parameter words: Four words, as ``stateWords`` returned them (another count traps).
     public init(state words: [UInt64]) {
         precondition(words.count == 4, "xoshiro256 state is four words")
         state = (words[0], words[1], words[2], words[3])
     }
 
+    /// The state as four words, to save and restore with ``init(state:)``.
     public var stateWords: [UInt64] { [state.0, state.1, state.2, state.3] }
 
+    /// The next 64 random bits (xoshiro256**).
+    ///
+    /// - Returns: A uniformly distributed UInt64.
     public mutating func next() -> UInt64 {
         let result = rotl(state.1 &* 5, 7) &* 9
         let t = state.1 << 17
@@ -39,17 +49,26 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable, Equatable, Codable {
     }
 
     /// Uniform in [0, 1) with 24 random bits: every Float32 value it returns is exact.
+    ///
+    /// - Returns: A multiple of 2^-24 in [0, 1).
     public mutating func nextUnitFloat() -> Float {
         Float(next() >> 40) * (1.0 / 16_777_216.0)
     }
 
     /// Uniform in [low, high).
+    ///
+    /// - Parameters:
+    ///   - low: The smallest value returned.
+    ///   - high: The bound no value reaches.
+    /// - Returns: `low + (high - low) * nextUnitFloat()`.
     public mutating func nextFloat(in low: Float, _ high: Float) -> Float {
         low + (high - low) * nextUnitFloat()
     }
 
     /// Standard normal by Box-Muller in Double (one value per call; the second is dropped
     /// so that the sequence does not depend on how many values a caller draws).
+    ///
+    /// - Returns: A sample of N(0, 1); two draws of the underlying generator.
     public mutating func nextNormal() -> Float {
         let u1 = (Double(next() >> 11) + 1) * (1.0 / 9_007_199_254_740_993.0)  // (0, 1]
         let u2 = Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
@@ -57,6 +76,9 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable, Equatable, Codable {
     }
 
     /// Uniform integer in [0, bound) without modulo bias (Lemire's method).
+    ///
+    /// - Parameter bound: A positive bound (zero or less traps).
+    /// - Returns: An integer in `0..<bound`.
     public mutating func nextInt(below bound: Int) -> Int {
         precondition(bound > 0)
         let b = UInt64(bound)
@@ -68,8 +90,19 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable, Equatable, Codable {
         return Int(m.high)
     }
 
+    /// Whether two generators are in the same state (and so will produce the same sequence).
+    ///
+    /// - Parameters:
+    ///   - l: A generator.
+    ///   - r: Another generator.
+    /// - Returns: True when their state words are equal.
     public static func == (l: Xoshiro256, r: Xoshiro256) -> Bool { l.stateWords == r.stateWords }
 
+    /// Decodes the state from an array of four words.
+    ///
+    /// - Parameter decoder: The decoder to read from.
+    /// - Throws: `DecodingError.dataCorrupted` when the array does not hold four words, or
+    ///   the decoder's error when it is not an array of UInt64.
     public init(from decoder: any Decoder) throws {
         let words = try [UInt64](from: decoder)
         guard words.count == 4 else {
@@ -79,12 +112,20 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable, Equatable, Codable {
         self.init(state: words)
     }
 
+    /// Encodes the state as an array of four words.
+    ///
+    /// - Parameter encoder: The encoder to write to.
+    /// - Throws: The encoder's error.
     public func encode(to encoder: any Encoder) throws { try stateWords.encode(to: encoder) }
 }
 
 @inline(__always) private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 
 /// Shuffles `indices` in place (Fisher-Yates) with a seeded generator.
+///
+/// - Parameters:
+///   - indices: The values to permute, in place.
+///   - rng: The generator; advanced by one bounded draw per element but the first.
 public func shuffleIndices(_ indices: UnsafeMutableBufferPointer<Int>, using rng: inout Xoshiro256) {
     guard indices.count > 1 else { return }
     for i in stride(from: indices.count - 1, to: 0, by: -1) {

@@ -3,8 +3,11 @@ import CBLAS
 /// A truncated singular value decomposition `A ≈ U * diag(S) * Vt`, with U (m, k),
 /// S (k) sorted descending, Vt (k, n).
 public struct TruncatedSVD: Sendable {
+    /// Left singular vectors, (m, k), one per column.
     public let u: Tensor
+    /// The k largest singular values, descending.
     public let singularValues: [Float]
+    /// Right singular vectors, (k, n), one per row.
     public let vt: Tensor
 
     /// The rank-k reconstruction U * diag(S) * Vt.
@@ -16,9 +19,13 @@ public struct TruncatedSVD: Sendable {
     }
 }
 
+/// A LAPACK routine that reported failure through its `info` result.
 public struct LAPACKError: Error, CustomStringConvertible {
+    /// The routine, e.g. `LAPACKE_sgesdd`.
     public let routine: String
+    /// LAPACK's `info`: negative, the index of an illegal argument; positive, no convergence.
     public let info: Int32
+    /// `<routine> failed with info = <info>`.
     public var description: String { "\(routine) failed with info = \(info)" }
 }
 
@@ -26,6 +33,11 @@ extension Tensor {
     /// The `rank` largest singular triplets of a rank-2 tensor, through LAPACKE_sgesdd
     /// (divide and conquer). The full thin SVD is computed, then cut to `rank`: for the
     /// dense layers this is meant for (hundreds of rows) that costs milliseconds.
+    ///
+    /// - Parameter rank: The number of singular triplets to keep, in `1...min(m, n)` (outside
+    ///   it traps, as does a tensor that is not rank 2).
+    /// - Returns: U (m, rank), the `rank` largest singular values and Vt (rank, n).
+    /// - Throws: ``LAPACKError`` when `LAPACKE_sgesdd` reports failure (e.g. no convergence).
     public func truncatedSVD(rank: Int) throws -> TruncatedSVD {
         precondition(self.rank == 2, "SVD needs a rank-2 tensor, got \(shape)")
         let m = shape[0], n = shape[1]

@@ -13,26 +13,112 @@ extension Tensor {
         return Tensor(shape: l.shape, scalars: out)
     }
 
+    /// Applies `f` to every element.
+    ///
+    /// - Parameter f: The function of one element.
+    /// - Returns: A tensor of the same shape.
     public func map(_ f: (Float) -> Float) -> Tensor { Tensor(shape: shape, scalars: scalars.map(f)) }
 
+    /// Elementwise sum.
+    ///
+    /// - Parameters:
+    ///   - l: The left operand.
+    ///   - r: The right operand (the same shape as `l`: another shape traps).
+    /// - Returns: A tensor of `l`'s shape.
     public static func + (l: Tensor, r: Tensor) -> Tensor { zipWith(l, r, +) }
+    /// Elementwise difference.
+    ///
+    /// - Parameters:
+    ///   - l: The left operand.
+    ///   - r: The right operand (the same shape as `l`: another shape traps).
+    /// - Returns: A tensor of `l`'s shape.
     public static func - (l: Tensor, r: Tensor) -> Tensor { zipWith(l, r, -) }
+    /// Elementwise (Hadamard) product.
+    ///
+    /// - Parameters:
+    ///   - l: The left operand.
+    ///   - r: The right operand (the same shape as `l`: another shape traps).
+    /// - Returns: A tensor of `l`'s shape.
     public static func * (l: Tensor, r: Tensor) -> Tensor { zipWith(l, r, *) }
+    /// Elementwise quotient.
+    ///
+    /// - Parameters:
+    ///   - l: The left operand.
+    ///   - r: The right operand (the same shape as `l`: another shape traps).
+    /// - Returns: A tensor of `l`'s shape.
     public static func / (l: Tensor, r: Tensor) -> Tensor { zipWith(l, r, /) }
 
+    /// Adds `r` to every element.
+    ///
+    /// - Parameters:
+    ///   - l: The left operand.
+    ///   - r: The right operand.
+    /// - Returns: A tensor of `l`'s shape.
     public static func + (l: Tensor, r: Float) -> Tensor { l.map { $0 + r } }
+    /// Subtracts `r` from every element.
+    ///
+    /// - Parameters:
+    ///   - l: The left operand.
+    ///   - r: The right operand.
+    /// - Returns: A tensor of `l`'s shape.
     public static func - (l: Tensor, r: Float) -> Tensor { l.map { $0 - r } }
+    /// Multiplies every element by `r`.
+    ///
+    /// - Parameters:
+    ///   - l: The left operand.
+    ///   - r: The right operand.
+    /// - Returns: A tensor of `l`'s shape.
     public static func * (l: Tensor, r: Float) -> Tensor { l.map { $0 * r } }
+    /// Divides every element by `r`.
+    ///
+    /// - Parameters:
+    ///   - l: The left operand.
+    ///   - r: The right operand.
+    /// - Returns: A tensor of `l`'s shape.
     public static func / (l: Tensor, r: Float) -> Tensor { l.map { $0 / r } }
+    /// Multiplies every element of `r` by `l`.
+    ///
+    /// - Parameters:
+    ///   - l: The left operand.
+    ///   - r: The right operand.
+    /// - Returns: A tensor of `r`'s shape.
     public static func * (l: Float, r: Tensor) -> Tensor { r.map { l * $0 } }
+    /// Elementwise negation.
+    ///
+    /// - Parameter t: The operand.
+    /// - Returns: A tensor of the same shape.
     public static prefix func - (t: Tensor) -> Tensor { t.map { -$0 } }
 
+    /// Adds `r` elementwise to `l`.
+    ///
+    /// - Parameters:
+    ///   - l: The tensor to update.
+    ///   - r: A tensor of `l`'s shape.
     public static func += (l: inout Tensor, r: Tensor) { l = l + r }
+    /// Subtracts `r` elementwise from `l`.
+    ///
+    /// - Parameters:
+    ///   - l: The tensor to update.
+    ///   - r: A tensor of `l`'s shape.
     public static func -= (l: inout Tensor, r: Tensor) { l = l - r }
+    /// Multiplies every element of `l` by `r`.
+    ///
+    /// - Parameters:
+    ///   - l: The tensor to update.
+    ///   - r: The factor.
     public static func *= (l: inout Tensor, r: Float) { l = l * r }
 
     /// Matrix product through `cblas_sgemm`: `alpha * op(self) * op(other) + beta * addend`.
     /// Both operands are rank 2; `transposeSelf`/`transposeOther` apply op = transpose.
+    ///
+    /// - Parameters:
+    ///   - other: The right operand, rank 2.
+    ///   - transposeSelf: Use this tensor's transpose: op(self) is (M, K).
+    ///   - transposeOther: Use `other`'s transpose: op(other) is (K, N).
+    ///   - alpha: Scale of the product.
+    ///   - beta: Scale of `addend`; ignored without one.
+    ///   - addend: A (M, N) tensor added after scaling by `beta`, or nil.
+    /// - Returns: The (M, N) result. Shapes that do not fit trap.
     public func matmul(
         _ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false,
         alpha: Float = 1, beta: Float = 0, addend: Tensor? = nil
@@ -64,7 +150,7 @@ extension Tensor {
         return Tensor(shape: [m, n], scalars: out)
     }
 
-    /// Transpose of a rank-2 tensor.
+    /// Transpose of a rank-2 tensor: (rows, columns) becomes (columns, rows).
     public var transposed: Tensor {
         precondition(rank == 2, "transpose needs rank 2, got \(shape)")
         let (r, c) = (shape[0], shape[1])

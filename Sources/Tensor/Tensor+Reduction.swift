@@ -24,9 +24,18 @@ extension Tensor {
     }
 
     /// Sum of all elements, accumulated in Double.
+    ///
+    /// - Returns: The sum, rounded to Float once.
     public func sum() -> Float { Float(scalars.reduce(0.0) { $0 + Double($1) }) }
+    /// Mean of all elements, accumulated in Double.
+    ///
+    /// - Returns: The mean; NaN for an empty tensor.
     public func mean() -> Float { count == 0 ? .nan : Float(scalars.reduce(0.0) { $0 + Double($1) } / Double(count)) }
 
+    /// Sums along one axis, accumulated in Double.
+    ///
+    /// - Parameter axis: The dimension to sum over; negative counts from the end (-1 is the last).
+    /// - Returns: A tensor of the shape without `axis`.
     public func sum(axis: Int) -> Tensor {
         reduce(axis: axis) { v, n in
             var acc = 0.0
@@ -35,6 +44,10 @@ extension Tensor {
         }
     }
 
+    /// Means along one axis, accumulated in Double.
+    ///
+    /// - Parameter axis: The dimension to average over; negative counts from the end.
+    /// - Returns: A tensor of the shape without `axis`; NaN where the axis is empty.
     public func mean(axis: Int) -> Tensor {
         reduce(axis: axis) { v, n in
             var acc = 0.0
@@ -43,8 +56,11 @@ extension Tensor {
         }
     }
 
-    /// Index of the largest element along `axis` (the first one on ties), as Floats in a
-    /// tensor of the remaining shape; see `argmaxIndices(axis:)` for Ints.
+    /// Index of the largest element along `axis` (the first one on ties), as Ints.
+    ///
+    /// - Parameter axis: The dimension to search; negative counts from the end.
+    /// - Returns: One index per position of the remaining dimensions, in row-major order
+    ///   (for a (batch, classes) tensor and axis 1: the predicted class of each row).
     public func argmaxIndices(axis: Int) -> [Int] {
         let (outer, size, inner, _) = around(axis)
         var out = [Int](repeating: 0, count: outer * inner)
@@ -62,6 +78,11 @@ extension Tensor {
         return out
     }
 
+    /// Index of the largest element along `axis` (the first one on ties), as Floats in a
+    /// tensor of the remaining shape; see ``argmaxIndices(axis:)`` for Ints.
+    ///
+    /// - Parameter axis: The dimension to search; negative counts from the end.
+    /// - Returns: A tensor of the shape without `axis`.
     public func argmax(axis: Int) -> Tensor {
         let idx = argmaxIndices(axis: axis)
         return Tensor(shape: around(axis).rest, scalars: idx.map(Float.init))

@@ -4,9 +4,16 @@
 /// library's copy-on-write `Array`). It is the convenient face of the engine; the training
 /// step itself runs on caller-owned buffers through the kernels in `Kernels/`.
 public struct Tensor: Equatable, Sendable, CustomStringConvertible {
+    /// The dimensions, outermost first; `[]` is a scalar.
     public private(set) var shape: [Int]
+    /// The elements in row-major order; `scalars.count` is the product of `shape`.
     public var scalars: [Float]
 
+    /// A tensor from its shape and row-major elements.
+    ///
+    /// - Parameters:
+    ///   - shape: Non-negative dimensions.
+    ///   - scalars: Exactly `shape`'s product of elements, row-major (a mismatch traps).
     public init(shape: [Int], scalars: [Float]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         precondition(shape.reduce(1, *) == scalars.count,
@@ -16,23 +23,48 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// A rank-1 tensor.
+    ///
+    /// - Parameter scalars: The elements; the shape is `[scalars.count]`.
     public init(_ scalars: [Float]) { self.init(shape: [scalars.count], scalars: scalars) }
 
     /// A rank-2 tensor from rows of equal length.
+    ///
+    /// - Parameter rows: The rows, all of one length (unequal rows trap); the shape is
+    ///   `[rows.count, rows[0].count]`.
     public init(_ rows: [[Float]]) {
         let cols = rows.first?.count ?? 0
         precondition(rows.allSatisfy { $0.count == cols }, "rows of unequal length")
         self.init(shape: [rows.count, cols], scalars: rows.flatMap { $0 })
     }
 
+    /// A tensor with every element equal to `value`.
+    ///
+    /// - Parameters:
+    ///   - value: The element.
+    ///   - shape: The dimensions.
     public init(repeating value: Float, shape: [Int]) {
         self.init(shape: shape, scalars: [Float](repeating: value, count: shape.reduce(1, *)))
     }
 
+    /// A tensor of zeros.
+    ///
+    /// - Parameter shape: The dimensions.
+    /// - Returns: `shape`'s product of zeros.
     public static func zeros(_ shape: [Int]) -> Tensor { Tensor(repeating: 0, shape: shape) }
+    /// A tensor of ones.
+    ///
+    /// - Parameter shape: The dimensions.
+    /// - Returns: `shape`'s product of ones.
     public static func ones(_ shape: [Int]) -> Tensor { Tensor(repeating: 1, shape: shape) }
 
     /// Uniform in [low, high) from a seeded generator.
+    ///
+    /// - Parameters:
+    ///   - shape: The dimensions.
+    ///   - low: The smallest value drawn.
+    ///   - high: The bound no value reaches.
+    ///   - rng: The generator; advanced by one draw per element, in row-major order.
+    /// - Returns: A tensor of `shape` with independent uniform elements.
     public static func randomUniform(
         _ shape: [Int], low: Float = 0, high: Float = 1, rng: inout Xoshiro256
     ) -> Tensor {
@@ -42,12 +74,27 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
         return Tensor(shape: shape, scalars: s)
     }
 
+    /// Uniform in [low, high) from a fresh generator seeded with `seed`.
+    ///
+    /// - Parameters:
+    ///   - shape: The dimensions.
+    ///   - low: The smallest value drawn.
+    ///   - high: The bound no value reaches.
+    ///   - seed: The seed of a new ``Xoshiro256``: the same seed gives the same tensor everywhere.
+    /// - Returns: A tensor of `shape` with independent uniform elements.
     public static func randomUniform(_ shape: [Int], low: Float = 0, high: Float = 1, seed: UInt64) -> Tensor {
         var rng = Xoshiro256(seed: seed)
         return randomUniform(shape, low: low, high: high, rng: &rng)
     }
 
     /// Normal with the given mean and standard deviation from a seeded generator.
+    ///
+    /// - Parameters:
+    ///   - shape: The dimensions.
+    ///   - mean: The distribution's mean.
+    ///   - standardDeviation: The distribution's standard deviation.
+    ///   - rng: The generator; advanced by two draws per element (``Xoshiro256/nextNormal()``).
+    /// - Returns: A tensor of `shape` with independent normal elements.
     public static func randomNormal(
         _ shape: [Int], mean: Float = 0, standardDeviation: Float = 1, rng: inout Xoshiro256
     ) -> Tensor {
@@ -57,15 +104,29 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
         return Tensor(shape: shape, scalars: s)
     }
 
+    /// Normal with the given mean and standard deviation from a fresh generator seeded with `seed`.
+    ///
+    /// - Parameters:
+    ///   - shape: The dimensions.
+    ///   - mean: The distribution's mean.
+    ///   - standardDeviation: The distribution's standard deviation.
+    ///   - seed: The seed of a new ``Xoshiro256``.
+    /// - Returns: A tensor of `shape` with independent normal elements.
     public static func randomNormal(_ shape: [Int], mean: Float = 0, standardDeviation: Float = 1, seed: UInt64) -> Tensor {
         var rng = Xoshiro256(seed: seed)
         return randomNormal(shape, mean: mean, standardDeviation: standardDeviation, rng: &rng)
     }
 
+    /// Number of dimensions.
     public var rank: Int { shape.count }
+    /// Number of elements.
     public var count: Int { scalars.count }
 
     /// The same scalars under another shape; one dimension may be -1 (inferred).
+    ///
+    /// - Parameter newShape: Dimensions whose product is ``count``, or with one `-1` that
+    ///   takes whatever the others leave (a shape that cannot fit traps).
+    /// - Returns: A tensor sharing these scalars in the same row-major order.
     public func reshaped(_ newShape: [Int]) -> Tensor {
         var dims = newShape
         if let i = dims.firstIndex(of: -1) {
@@ -77,6 +138,8 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// Element at a multi-index.
+    ///
+    /// - Parameter index: One index per dimension, each in range (otherwise a trap).
     public subscript(_ index: Int...) -> Float {
         get { scalars[offset(index)] }
         set { scalars[offset(index)] = newValue }
@@ -92,5 +155,6 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
         return o
     }
 
+    /// The shape and the first eight scalars.
     public var description: String { "Tensor(shape: \(shape), scalars: \(scalars.prefix(8))\(count > 8 ? "..." : ""))" }
 }

@@ -1,6 +1,12 @@
 import Foundation
 
 /// x (rows, columns) += bias (columns), in place.
+///
+/// - Parameters:
+///   - x: The (rows, columns) values, updated.
+///   - bias: One value per column.
+///   - rows: Rows of `x` (batch x positions).
+///   - columns: Columns of `x` (features or channels).
 public func biasForward(_ x: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, columns: Int) {
     for i in 0..<rows {
         let row = x + i * columns
@@ -9,6 +15,12 @@ public func biasForward(_ x: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<
 }
 
 /// Fused bias + ReLU in one pass over x (rows, columns): x = max(0, x + bias), in place.
+///
+/// - Parameters:
+///   - x: The (rows, columns) values, updated.
+///   - bias: One value per column.
+///   - rows: Rows of `x`.
+///   - columns: Columns of `x`.
 public func biasReLUForward(_ x: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, columns: Int) {
     for i in 0..<rows {
         let row = x + i * columns
@@ -17,12 +29,23 @@ public func biasReLUForward(_ x: UnsafeMutablePointer<Float>, _ bias: UnsafePoin
 }
 
 /// y = max(0, x) for n elements (y may alias x).
+///
+/// - Parameters:
+///   - x: The input.
+///   - y: The output, written.
+///   - n: Number of elements.
 public func reluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
     for i in 0..<n { y[i] = max(x[i], 0) }
 }
 
 /// ReLU backward from its output: dx = dy where y > 0, else 0 (dx may alias dy).
 /// Using the output instead of the input lets the fused bias+ReLU run in place.
+///
+/// - Parameters:
+///   - dy: Gradient with respect to the output.
+///   - y: The forward pass's output.
+///   - dx: Gradient with respect to the input, written.
+///   - n: Number of elements.
 public func reluBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>, count n: Int) {
     let zero = SIMD8<Float>()
@@ -37,6 +60,11 @@ public func reluBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Flo
 }
 
 /// y = 1 / (1 + exp(-x)), computed without overflow for large |x|.
+///
+/// - Parameters:
+///   - x: The input.
+///   - y: The output, written (may alias `x`).
+///   - n: Number of elements.
 public func sigmoidForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
     for i in 0..<n {
         let v = x[i]
@@ -50,22 +78,46 @@ public func sigmoidForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
 }
 
 /// dx = dy * y * (1 - y), from the output y.
+///
+/// - Parameters:
+///   - dy: Gradient with respect to the output.
+///   - y: The forward pass's output.
+///   - dx: Gradient with respect to the input, written (may alias `dy`).
+///   - n: Number of elements.
 public func sigmoidBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                             _ dx: UnsafeMutablePointer<Float>, count n: Int) {
     for i in 0..<n { dx[i] = dy[i] * y[i] * (1 - y[i]) }
 }
 
+/// y = tanh(x).
+///
+/// - Parameters:
+///   - x: The input.
+///   - y: The output, written (may alias `x`).
+///   - n: Number of elements.
 public func tanhForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
     for i in 0..<n { y[i] = tanhf(x[i]) }
 }
 
 /// dx = dy * (1 - y^2), from the output y.
+///
+/// - Parameters:
+///   - dy: Gradient with respect to the output.
+///   - y: The forward pass's output.
+///   - dx: Gradient with respect to the input, written (may alias `dy`).
+///   - n: Number of elements.
 public func tanhBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>, count n: Int) {
     for i in 0..<n { dx[i] = dy[i] * (1 - y[i] * y[i]) }
 }
 
 /// Row-wise softmax of x (rows, columns) into y, stable: exp(x - max(x)) / sum.
+///
+/// - Parameters:
+///   - x: The (rows, columns) logits.
+///   - y: The (rows, columns) probabilities, written (may alias `x`).
+///   - rows: Rows (samples).
+///   - columns: Columns (classes).
 public func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
     for i in 0..<rows {
         let xr = x + i * columns, yr = y + i * columns
@@ -80,6 +132,13 @@ public func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
 
 /// Softmax backward through its Jacobian, from the output y:
 /// dx_j = y_j * (dy_j - sum_k y_k dy_k). Used when softmax is not fused with the loss.
+///
+/// - Parameters:
+///   - dy: The (rows, columns) gradient with respect to the output.
+///   - y: The forward pass's (rows, columns) output.
+///   - dx: The (rows, columns) gradient with respect to the input, written (may alias `dy`).
+///   - rows: Rows (samples).
+///   - columns: Columns (classes).
 public func softmaxBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                             _ dx: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
     for i in 0..<rows {

@@ -6,6 +6,17 @@ import CTensorKernels
 /// corrections folded into `alpha` by the caller:
 ///   m += (g - m)(1 - beta1);  v += (g*g - v)(1 - beta2);  w -= m * alpha / (sqrt(v) + eps).
 /// Twin: `Reference.adamUpdate`.
+///
+/// - Parameters:
+///   - w: The parameters, updated.
+///   - g: Their gradients.
+///   - m: The first moments, updated.
+///   - v: The second moments, updated.
+///   - count: Number of parameters.
+///   - alpha: `lr * sqrt(1 - beta2^t) / (1 - beta1^t)` for step t.
+///   - beta1: Decay of the first moment (Keras: 0.9).
+///   - beta2: Decay of the second moment (Keras: 0.999).
+///   - epsilon: Added to `sqrt(v)` (Keras: 1e-7).
 public func adamUpdate(
     parameters w: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>,
     m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,

@@ -13,6 +13,11 @@ import CTensorKernels
 /// FMA rounds once where the twins round twice).
 
 /// Whether the fused path applies to this convolution and pool.
+///
+/// - Parameters:
+///   - c: The convolution: stride 1, no padding, K = KH*KW*Cin <= 32, Cout a multiple of 8.
+///   - p: The pool over its output: 2x2, stride 2, no padding, the same channels.
+/// - Returns: True when both fit the fused kernels.
 public func convReLUPoolApplies(_ c: ConvGeometry, _ p: PoolGeometry) -> Bool {
     c.strideHeight == 1 && c.strideWidth == 1 && c.padTop == 0 && c.padLeft == 0
         && c.outHeight == c.height - c.kernelHeight + 1 && c.outWidth == c.width - c.kernelWidth + 1
@@ -23,6 +28,10 @@ public func convReLUPoolApplies(_ c: ConvGeometry, _ p: PoolGeometry) -> Bool {
 
 /// Offsets of the K = KH*KW*Cin patch elements from a patch's top-left input element,
 /// in im2col order (kh, kw, cin). `offsets` holds patchSize Ints.
+///
+/// - Parameters:
+///   - g: The convolution.
+///   - offsets: `g.patchSize` element offsets into the NHWC input, written.
 public func convPatchOffsets(_ g: ConvGeometry, into offsets: UnsafeMutablePointer<Int>) {
     var k = 0
     for ky in 0..<g.kernelHeight {
@@ -39,6 +48,16 @@ public func convPatchOffsets(_ g: ConvGeometry, into offsets: UnsafeMutablePoint
 /// max over each 2x2 window of relu(conv + bias); winner (B,PH,PW,Cout) = the window
 /// position 0...3 (row-major, first on ties) that the max came from. Each broadcast input
 /// value feeds 8 channels at a time, and each patch is read once per window position.
+///
+/// - Parameters:
+///   - inp: The input images (B, H, W, Cin).
+///   - weight: The kernel (K, Cout).
+///   - bias: One value per output channel.
+///   - pooled: The pooled output (B, PH, PW, Cout), written.
+///   - winner: The winning window position 0...3 of each pooled value, written.
+///   - offsets: The patch offsets from ``convPatchOffsets(_:into:)``.
+///   - c: The convolution, with the batch size of this call.
+///   - p: The pool, with the same batch size.
 public func convReLUPoolForward(
     _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
     pooled: UnsafeMutablePointer<Float>, winner: UnsafeMutablePointer<Int32>,
@@ -74,6 +93,18 @@ private struct ConvReLUPoolGradientJob {
 /// winning position of each window when the pooled value is positive (the ReLU's mask),
 /// so dweight[k, co] = sum over windows of x_patch(winner)[k] * dpooled and dbias[co] = sum
 /// of the passed dpooled. Both overwritten. `partials` holds `reductionParts * (K*Cout + Cout)` floats.
+///
+/// - Parameters:
+///   - inp: The input images of the forward pass (B, H, W, Cin).
+///   - dpooled: Gradient with respect to the pooled output (B, PH, PW, Cout).
+///   - pooled: The forward pass's pooled output (its sign is the ReLU's mask).
+///   - winner: The forward pass's winning positions.
+///   - offsets: The patch offsets from ``convPatchOffsets(_:into:)``.
+///   - dweight: The kernel's gradient (K, Cout), overwritten.
+///   - dbias: The bias's gradient (Cout), overwritten.
+///   - partials: Scratch for the per-piece partial sums.
+///   - c: The convolution, with the batch size of this call.
+///   - p: The pool, with the same batch size.
 public func convReLUPoolWeightGradient(
     _ inp: UnsafePointer<Float>, dpooled: UnsafePointer<Float>, pooled: UnsafePointer<Float>,
     winner: UnsafePointer<Int32>, offsets: UnsafePointer<Int>,

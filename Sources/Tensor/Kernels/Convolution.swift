@@ -2,9 +2,18 @@
 /// `same`: TensorFlow's rule, output size `ceil(in / stride)`, total padding
 /// `max((out - 1) * stride + kernel - in, 0)` split with the odd pixel at the bottom/right.
 public enum Padding: String, Codable, Sendable, CaseIterable {
+    /// No padding: windows stay inside the image. `same`: the output keeps `ceil(in / stride)`
+    /// pixels, with zeros (a pool: pixels that never win) around the image.
     case valid, same
 
     /// Output size and the padding before the first pixel, for one spatial dimension.
+    ///
+    /// - Parameters:
+    ///   - input: Pixels along the dimension.
+    ///   - kernel: The kernel's (or pool's) extent along it.
+    ///   - stride: The step between windows.
+    /// - Returns: The output's pixels (0 when a `valid` window does not fit) and the padding
+    ///   before the first input pixel.
     public func output(input: Int, kernel: Int, stride: Int) -> (size: Int, padBefore: Int) {
         switch self {
         case .valid:
@@ -19,11 +28,28 @@ public enum Padding: String, Codable, Sendable, CaseIterable {
 
 /// The shapes of one batched 2-D convolution (NHWC input, `[KH*KW*Cin, Cout]` kernel).
 public struct ConvGeometry: Sendable, Equatable {
+    /// Images in the batch (B).
     public private(set) var batch: Int
+    /// The input image: H, W, Cin.
     public let height, width, inChannels: Int
+    /// The kernel (KH, KW), the strides, and the output channels (Cout).
     public let kernelHeight, kernelWidth, strideHeight, strideWidth, outChannels: Int
+    /// The output image (OH, OW) and the padding before the first row and column.
     public let outHeight, outWidth, padTop, padLeft: Int
 
+    /// The geometry of a convolution; the output size and padding follow from `padding`.
+    ///
+    /// - Parameters:
+    ///   - batch: Images per call (B).
+    ///   - height: Input rows (H).
+    ///   - width: Input columns (W).
+    ///   - inChannels: Input channels (Cin).
+    ///   - kernelHeight: Kernel rows (KH).
+    ///   - kernelWidth: Kernel columns (KW).
+    ///   - outChannels: Filters (Cout).
+    ///   - strideHeight: Step between output rows.
+    ///   - strideWidth: Step between output columns.
+    ///   - padding: Keras's padding mode.
     public init(
         batch: Int, height: Int, width: Int, inChannels: Int,
         kernelHeight: Int, kernelWidth: Int, outChannels: Int,
@@ -41,11 +67,17 @@ public struct ConvGeometry: Sendable, Equatable {
     public var patches: Int { batch * outHeight * outWidth }
     /// Columns of the im2col matrix: one patch, ordered (kh, kw, cin) (K of the forward GEMM).
     public var patchSize: Int { kernelHeight * kernelWidth * inChannels }
+    /// Floats of the input: B*H*W*Cin.
     public var inputCount: Int { batch * height * width * inChannels }
+    /// Floats of the output: B*OH*OW*Cout.
     public var outputCount: Int { patches * outChannels }
+    /// Floats of the kernel: KH*KW*Cin*Cout.
     public var weightCount: Int { patchSize * outChannels }
 
     /// The same geometry for another batch size.
+    ///
+    /// - Parameter b: Images per call.
+    /// - Returns: This geometry with `batch` replaced.
     public func with(batch b: Int) -> ConvGeometry {
         var g = self
         g.batch = b
@@ -55,6 +87,11 @@ public struct ConvGeometry: Sendable, Equatable {
 
 /// inp is (B,H,W,Cin); cols is (B*OH*OW, KH*KW*Cin) with each row ordered (kh, kw, cin).
 /// Pixels outside the image (padding) are zeros.
+///
+/// - Parameters:
+///   - inp: The input images (B, H, W, Cin).
+///   - cols: The patch matrix (B*OH*OW, KH*KW*Cin), written.
+///   - g: The convolution.
 public func im2col(_ inp: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
     let c = g.inChannels
     let rowLength = g.patchSize
@@ -96,6 +133,11 @@ public func im2col(_ inp: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Flo
 
 /// The adjoint of `im2col`: dinp (B,H,W,Cin) = sum over patches of dcols (B*OH*OW, KH*KW*Cin).
 /// dinp is overwritten.
+///
+/// - Parameters:
+///   - dcols: Gradient with respect to the patch matrix (B*OH*OW, KH*KW*Cin).
+///   - dinp: Gradient with respect to the input (B, H, W, Cin), overwritten.
+///   - g: The convolution.
 public func col2im(_ dcols: UnsafePointer<Float>, _ dinp: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
     let c = g.inChannels
     dinp.update(repeating: 0, count: g.inputCount)
@@ -129,6 +171,15 @@ public func col2im(_ dcols: UnsafePointer<Float>, _ dinp: UnsafeMutablePointer<F
 /// and kept for backward. Small K (the first layer of an image model) goes through the
 /// register-blocked kernel, with bias and ReLU fused into its store; otherwise sgemm and one
 /// fused bias(+ReLU) pass.
+///
+/// - Parameters:
+///   - inp: The input images (B, H, W, Cin).
+///   - weight: The kernel (KH*KW*Cin, Cout), Keras's (kh, kw, cin, cout) flattened.
+///   - bias: One value per output channel.
+///   - out: The output (B*OH*OW, Cout), that is (B, OH, OW, Cout), written.
+///   - cols: The patch matrix (B*OH*OW, KH*KW*Cin), written and kept for backward.
+///   - g: The convolution.
+///   - relu: Apply ReLU to the output.
 public func conv2dForward(
     _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
     _ out: UnsafeMutablePointer<Float>, cols: UnsafeMutablePointer<Float>, _ g: ConvGeometry, relu: Bool = false
@@ -147,6 +198,9 @@ public func conv2dForward(
 }
 
 /// Floats of scratch space `conv2dBackward` needs (per-thread partial weight gradients).
+///
+/// - Parameter g: The convolution.
+/// - Returns: `reductionParts * (K*Cout + Cout)`.
 public func conv2dBackwardWorkspaceCount(_ g: ConvGeometry) -> Int {
     reductionParts * (g.patchSize * g.outChannels + g.outChannels)
 }
@@ -156,6 +210,18 @@ public func conv2dBackwardWorkspaceCount(_ g: ConvGeometry) -> Int {
 /// dbias (Cout) = column sums of dout, both overwritten. If `dinp` is given (not the first
 /// layer), dcols = dout * weight^T goes through the workspace `dcols` and col2im into dinp.
 /// `workspace` holds `conv2dBackwardWorkspaceCount(g)` floats.
+///
+/// - Parameters:
+///   - dout: Gradient with respect to the output (B*OH*OW, Cout).
+///   - cols: The forward pass's patch matrix.
+///   - weight: The kernel (K, Cout).
+///   - dweight: The kernel's gradient (K, Cout), overwritten.
+///   - dbias: The bias's gradient (Cout), overwritten.
+///   - dinp: Gradient with respect to the input (B, H, W, Cin), overwritten; nil for the
+///     first layer, whose input gradient nobody reads.
+///   - dcols: Scratch for the patch matrix's gradient; needed with `dinp`.
+///   - workspace: Scratch for the partial weight gradients.
+///   - g: The convolution.
 public func conv2dBackward(
     _ dout: UnsafePointer<Float>, cols: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
     dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
@@ -176,6 +242,12 @@ public func conv2dBackward(
 }
 
 /// out[j] = sum_i m[i, j] for m (rows, columns); out is overwritten.
+///
+/// - Parameters:
+///   - m: The (rows, columns) matrix.
+///   - rows: Rows of `m`.
+///   - columns: Columns of `m`.
+///   - out: The column sums, overwritten.
 public func columnSums(
     _ m: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>
 ) {

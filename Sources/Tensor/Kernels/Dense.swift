@@ -5,6 +5,16 @@ import CTensorKernels
 /// (`fm_dense_forward`; OpenBLAS packs both operands on every call, as long as it multiplies
 /// at batch 32) with bias and ReLU in its last pass, output columns split across the threads.
 /// Twin: `Reference.dense`.
+///
+/// - Parameters:
+///   - inp: The input (B, IN).
+///   - weight: The kernel (IN, OUT).
+///   - bias: One value per output, or nil for none.
+///   - out: The output (B, OUT), written.
+///   - batch: Rows of the batch (B).
+///   - inFeatures: Inputs per sample (IN).
+///   - outFeatures: Outputs per sample (OUT).
+///   - relu: Apply ReLU to the output.
 public func denseForward(
     _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
     _ out: UnsafeMutablePointer<Float>, batch: Int, inFeatures: Int, outFeatures: Int, relu: Bool = false
@@ -28,6 +38,17 @@ public func denseForward(
 
 /// Dense backward. dout is (B, OUT). Overwrites dweight (IN, OUT) = inp^T * dout and
 /// dbias (OUT) = column sums of dout; if dinp is given, dinp (B, IN) = dout * weight^T.
+///
+/// - Parameters:
+///   - dout: Gradient with respect to the output (B, OUT), after the activation's backward.
+///   - inp: The forward pass's input (B, IN).
+///   - weight: The kernel (IN, OUT).
+///   - dweight: The kernel's gradient (IN, OUT), overwritten.
+///   - dbias: The bias's gradient (OUT), overwritten; nil for none.
+///   - dinp: Gradient with respect to the input (B, IN), overwritten; nil when nobody reads it.
+///   - batch: Rows of the batch (B).
+///   - inFeatures: Inputs per sample (IN).
+///   - outFeatures: Outputs per sample (OUT).
 public func denseBackward(
     _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
     dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
@@ -41,6 +62,11 @@ public func denseBackward(
 }
 
 /// Floats of scratch space `denseBackwardAdam` needs: dout transposed, batch padded to 8.
+///
+/// - Parameters:
+///   - maxBatch: The largest batch the scratch serves.
+///   - outFeatures: Outputs per sample (OUT).
+/// - Returns: `OUT * (maxBatch rounded up to a multiple of 8)`.
 public func denseBackwardAdamScratchCount(maxBatch: Int, outFeatures: Int) -> Int {
     outFeatures * ((maxBatch + 7) / 8 * 8)
 }
@@ -54,6 +80,23 @@ public func denseBackwardAdamScratchCount(maxBatch: Int, outFeatures: Int) -> In
 /// per step instead of four times. dbias (OUT) = column sums of dout, overwritten (its update
 /// is the optimiser's). `scratch` holds `denseBackwardAdamScratchCount` floats.
 /// Twin: `Reference.dense` gradients + `Reference.adamUpdate` (the tests).
+///
+/// - Parameters:
+///   - dout: Gradient with respect to the output (B, OUT), after the activation's backward.
+///   - inp: The forward pass's input (B, IN).
+///   - weight: The kernel (IN, OUT), updated by this step of Adam.
+///   - m: Adam's first moments of the kernel, updated.
+///   - v: Adam's second moments of the kernel, updated.
+///   - dbias: The bias's gradient (OUT), overwritten; nil for none.
+///   - dinp: Gradient with respect to the input (B, IN), overwritten; nil when nobody reads it.
+///   - scratch: Scratch of ``denseBackwardAdamScratchCount(maxBatch:outFeatures:)`` floats.
+///   - batch: Rows of the batch (B).
+///   - inFeatures: Inputs per sample (IN).
+///   - outFeatures: Outputs per sample (OUT).
+///   - alpha: `lr * sqrt(1 - beta2^t) / (1 - beta1^t)` for step t.
+///   - beta1: Decay of the first moment.
+///   - beta2: Decay of the second moment.
+///   - epsilon: Added to `sqrt(v)`.
 public func denseBackwardAdam(
     _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, weight: UnsafeMutablePointer<Float>,
     m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,

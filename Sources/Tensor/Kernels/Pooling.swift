@@ -1,10 +1,26 @@
 /// The shapes of one batched 2-D max-pool (NHWC).
 public struct PoolGeometry: Sendable, Equatable {
+    /// Images in the batch (B).
     public private(set) var batch: Int
+    /// The input image: H, W, C.
     public let height, width, channels: Int
+    /// The window and the strides.
     public let poolHeight, poolWidth, strideHeight, strideWidth: Int
+    /// The output image (OH, OW) and the padding before the first row and column.
     public let outHeight, outWidth, padTop, padLeft: Int
 
+    /// The geometry of a max-pool; the output size and padding follow from `padding`.
+    ///
+    /// - Parameters:
+    ///   - batch: Images per call (B).
+    ///   - height: Input rows (H).
+    ///   - width: Input columns (W).
+    ///   - channels: Channels (C), the same in and out.
+    ///   - poolHeight: Window rows.
+    ///   - poolWidth: Window columns.
+    ///   - strideHeight: Step between output rows (Keras: the window's rows).
+    ///   - strideWidth: Step between output columns (Keras: the window's columns).
+    ///   - padding: Keras's padding mode.
     public init(
         batch: Int, height: Int, width: Int, channels: Int,
         poolHeight: Int, poolWidth: Int, strideHeight: Int, strideWidth: Int,
@@ -18,9 +34,15 @@ public struct PoolGeometry: Sendable, Equatable {
         (outWidth, padLeft) = padding.output(input: width, kernel: poolWidth, stride: strideWidth)
     }
 
+    /// Floats of the input: B*H*W*C.
     public var inputCount: Int { batch * height * width * channels }
+    /// Floats of the output: B*OH*OW*C.
     public var outputCount: Int { batch * outHeight * outWidth * channels }
 
+    /// The same geometry for another batch size.
+    ///
+    /// - Parameter b: Images per call.
+    /// - Returns: This geometry with `batch` replaced.
     public func with(batch b: Int) -> PoolGeometry {
         var g = self
         g.batch = b
@@ -31,6 +53,12 @@ public struct PoolGeometry: Sendable, Equatable {
 /// inp is (B,H,W,C), out is (B,OH,OW,C). argmax[i] is the flat index into inp of the
 /// maximum that out[i] took (the first one on ties, as TensorFlow), used by backward.
 /// Padded pixels never win (they count as -infinity).
+///
+/// - Parameters:
+///   - inp: The input images (B, H, W, C).
+///   - out: The pooled output (B, OH, OW, C), written.
+///   - argmax: For each output element, the flat index of its winner in `inp`, written.
+///   - g: The pool.
 public func maxPoolForward(
     _ inp: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
     argmax: UnsafeMutablePointer<Int32>, _ g: PoolGeometry
@@ -109,6 +137,13 @@ func maxPool2x2Forward(
 /// With `reluMask`, elements whose pooled output is not positive pass no gradient: that is
 /// the ReLU's backward of the layer below (whose output fed this pool) folded into this
 /// pass, since a window's max is positive exactly when the ReLU let its winner through.
+///
+/// - Parameters:
+///   - dout: Gradient with respect to the pooled output (B, OH, OW, C).
+///   - argmax: The forward pass's winners.
+///   - dinp: Gradient with respect to the input (B, H, W, C), overwritten.
+///   - g: The pool.
+///   - pooled: The forward pass's output, to apply the ReLU mask of the layer below; nil for none.
 public func maxPoolBackward(
     _ dout: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
     _ dinp: UnsafeMutablePointer<Float>, _ g: PoolGeometry,

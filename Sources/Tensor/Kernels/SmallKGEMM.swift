@@ -6,9 +6,24 @@
 
 /// Whether the small-K kernels apply: K small enough that the FMA work per output row is
 /// short, and N a multiple of 8.
+///
+/// - Parameters:
+///   - k: The inner dimension.
+///   - n: The output columns.
+/// - Returns: True for K <= 32 and N a multiple of 8 up to 256.
 public func smallKGEMMApplies(k: Int, n: Int) -> Bool { k <= 32 && n % 8 == 0 && n <= 256 }
 
 /// out (M, N) = a (M, K) * b (K, N) + bias (N), then ReLU when `relu`. Overwrites out.
+///
+/// - Parameters:
+///   - a: The (M, K) left operand (a convolution's patch matrix).
+///   - b: The (K, N) right operand (its kernel).
+///   - bias: One value per column.
+///   - out: The (M, N) result, overwritten.
+///   - m: Rows.
+///   - n: Columns, a multiple of 8.
+///   - k: The inner dimension, small (see ``smallKGEMMApplies(k:n:)``).
+///   - relu: Apply ReLU to the result.
 public func smallKGEMMBias(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, bias: UnsafePointer<Float>,
     _ out: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, relu: Bool
@@ -52,6 +67,16 @@ public func smallKGEMMBias(
 /// dw (K, N) = a^T * d where a is (M, K) and d is (M, N); dbias (N) = column sums of d.
 /// Both overwritten. Pieces of M each sum into their own partial result, added at the end
 /// (`partials` holds `reductionParts * (K*N + N)` floats).
+///
+/// - Parameters:
+///   - a: The (M, K) patch matrix of the forward pass.
+///   - d: The (M, N) gradient with respect to the output.
+///   - dw: The (K, N) weight gradient, overwritten.
+///   - dbias: The (N) bias gradient, overwritten.
+///   - m: Rows of `a` and `d`: the long dimension, summed over.
+///   - n: Columns, a multiple of 8.
+///   - k: The inner dimension, small.
+///   - partials: Scratch for the per-piece partial sums.
 public func smallKGEMMWeightGradient(
     _ a: UnsafePointer<Float>, _ d: UnsafePointer<Float>,
     dw: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,

@@ -5,6 +5,14 @@ import Foundation
 /// over the batch of `logsumexp(z) - z[label]` (accumulated in Double) and the number of
 /// rows whose argmax is the label. Computing the loss from log-sum-exp instead of
 /// `-log(p)` keeps it finite when p underflows to 0.
+///
+/// - Parameters:
+///   - logits: The (B, C) logits.
+///   - labels: One class index per row, in `0..<classes`.
+///   - probs: The (B, C) softmax, written (kept for backward).
+///   - batch: Rows (B).
+///   - classes: Columns (C).
+/// - Returns: The loss summed over the batch (the mean times B) and the count of correct rows.
 public func softmaxCrossEntropyForward(
     _ logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
     probs: UnsafeMutablePointer<Float>, batch: Int, classes: Int
@@ -28,7 +36,14 @@ public func softmaxCrossEntropyForward(
 }
 
 /// Gradient of the batch-mean loss with respect to the logits: (p - onehot(label)) / B,
-/// where B is `scaleBatch` (the batch size the mean is taken over).
+/// where B is `batch` (the batch size the mean is taken over).
+///
+/// - Parameters:
+///   - probs: The forward pass's (B, C) softmax.
+///   - labels: One class index per row.
+///   - dlogits: The (B, C) gradient with respect to the logits, overwritten.
+///   - batch: Rows (B): the mean is over this many samples.
+///   - classes: Columns (C).
 public func softmaxCrossEntropyBackward(
     probs: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
     _ dlogits: UnsafeMutablePointer<Float>, batch: Int, classes: Int

@@ -3,6 +3,19 @@
 /// the training path calls them.
 public enum Reference {
     /// C = alpha * op(A) * op(B) + beta * C, row-major, by the textbook triple loop in Double.
+    ///
+    /// - Parameters:
+    ///   - transposeA: Use A^T: A is stored (K, M).
+    ///   - transposeB: Use B^T: B is stored (N, K).
+    ///   - m: Rows of op(A) and C.
+    ///   - n: Columns of op(B) and C.
+    ///   - k: The inner dimension.
+    ///   - alpha: Scale of the product.
+    ///   - a: A, row-major.
+    ///   - b: B, row-major.
+    ///   - beta: Scale of `c`.
+    ///   - c: C's previous contents (M, N).
+    /// - Returns: The new C (M, N).
     public static func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float, a: [Float], b: [Float], beta: Float, c: [Float]
@@ -24,6 +37,13 @@ public enum Reference {
 
     /// Direct convolution, no im2col: out[b, oy, ox, co] = bias[co] +
     /// sum_{ky,kx,ci} inp[b, oy*sh+ky-pt, ox*sw+kx-pl, ci] * w[(ky*KW+kx)*Cin+ci, co].
+    ///
+    /// - Parameters:
+    ///   - inp: The input images (B, H, W, Cin).
+    ///   - weight: The kernel (KH*KW*Cin, Cout).
+    ///   - bias: One value per output channel, or nil for none.
+    ///   - g: The convolution.
+    /// - Returns: The output (B, OH, OW, Cout), before any activation.
     public static func conv2d(_ inp: [Float], weight: [Float], bias: [Float]?, _ g: ConvGeometry) -> [Float] {
         var out = [Float](repeating: 0, count: g.outputCount)
         for b in 0..<g.batch {
@@ -52,6 +72,11 @@ public enum Reference {
     }
 
     /// Max-pool by scanning each window; padded pixels are skipped.
+    ///
+    /// - Parameters:
+    ///   - inp: The input images (B, H, W, C).
+    ///   - g: The pool.
+    /// - Returns: The pooled output (B, OH, OW, C).
     public static func maxPool(_ inp: [Float], _ g: PoolGeometry) -> [Float] {
         var out = [Float](repeating: -.infinity, count: g.outputCount)
         for b in 0..<g.batch {
@@ -76,6 +101,15 @@ public enum Reference {
     }
 
     /// out (B, OUT) = inp (B, IN) * w (IN, OUT) + bias.
+    ///
+    /// - Parameters:
+    ///   - inp: The input (B, IN).
+    ///   - weight: The kernel (IN, OUT).
+    ///   - bias: One value per output, or nil for none.
+    ///   - batch: Rows (B).
+    ///   - inFeatures: Inputs per sample (IN).
+    ///   - outFeatures: Outputs per sample (OUT).
+    /// - Returns: The output (B, OUT).
     public static func dense(_ inp: [Float], weight: [Float], bias: [Float]?, batch: Int, inFeatures: Int, outFeatures: Int) -> [Float] {
         var out = [Float](repeating: 0, count: batch * outFeatures)
         for b in 0..<batch {
@@ -89,6 +123,12 @@ public enum Reference {
     }
 
     /// Mean over the batch of -log(softmax(z)[label]), in Double.
+    ///
+    /// - Parameters:
+    ///   - logits: The (B, C) logits.
+    ///   - labels: One class index per row; B is `labels.count`.
+    ///   - classes: Columns (C).
+    /// - Returns: The batch-mean loss.
     public static func softmaxCrossEntropy(_ logits: [Float], labels: [Int32], classes: Int) -> Double {
         let batch = labels.count
         var total = 0.0
@@ -108,6 +148,16 @@ private func _exp(_ x: Double) -> Double { Foundation.exp(x) }
 
 extension Reference {
     /// One Adam update element by element, in the order the formula is written.
+    ///
+    /// - Parameters:
+    ///   - w: The parameters, updated.
+    ///   - g: Their gradients.
+    ///   - m: The first moments, updated.
+    ///   - v: The second moments, updated.
+    ///   - alpha: `lr * sqrt(1 - beta2^t) / (1 - beta1^t)` for step t.
+    ///   - beta1: Decay of the first moment.
+    ///   - beta2: Decay of the second moment.
+    ///   - epsilon: Added to `sqrt(v)`.
     public static func adamUpdate(
         parameters w: inout [Float], gradients g: [Float], m: inout [Float], v: inout [Float],
         alpha: Float, beta1: Float, beta2: Float, epsilon: Float
