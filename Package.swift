@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "Models", targets: ["Models"]),
         .library(name: "Footprint", targets: ["Footprint"]),
+        .library(name: "Projection", targets: ["Projection"]),
         .executable(name: "fmctl", targets: ["fmctl"]),
     ],
     dependencies: [
@@ -30,10 +31,11 @@ let package = Package(
         .target(name: "CTensorKernels"),
         .target(name: "Models", dependencies: ["Tensor", "CZlib"]),
         .target(name: "Footprint", resources: [.copy("Resources")]),
+        .target(name: "Projection", dependencies: ["Footprint"], resources: [.copy("Resources")]),
         .executableTarget(
             name: "fmctl",
             dependencies: [
-                "Models", "Footprint", "Tensor",
+                "Models", "Footprint", "Projection", "Tensor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -46,6 +48,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTensorKernels"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models"]),
         .testTarget(name: "FootprintTests", dependencies: ["Footprint"]),
+        .testTarget(name: "ProjectionTests", dependencies: ["Projection", "Footprint"]),
         .testTarget(name: "EndToEndTests", dependencies: ["fmctl", "Models"]),
     ]
 )
