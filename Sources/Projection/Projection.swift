@@ -43,6 +43,8 @@ public struct InferenceProjection: Sendable, Equatable {
     /// How many accelerators the day's tokens keep busy around the clock.
     public var acceleratorsBusy: Interval
     public var queryTokens: Interval
+    /// 2·N·L·1000 for queries of L tokens.
+    public var flopsPerThousandQueries: Interval
     public var perThousandQueries: AcceleratorTimeCost
 }
 
@@ -91,11 +93,13 @@ public struct Projection: Sendable {
            let queryTokens = inputs.queryTokens {
             let flopsPerDay = parameters.value * tokensPerDay.value * 2
             let acceleratorHoursPerDay = flopsPerDay / (rate * secondsPerHour)
-            let thousandQueries = parameters.value * queryTokens.value * 2000 / (rate * secondsPerHour)
+            let flopsPerThousandQueries = parameters.value * queryTokens.value * 2000
             inference = InferenceProjection(flopsPerDay: flopsPerDay,
                                             perDay: AcceleratorTimeCost(acceleratorHours: acceleratorHoursPerDay, inputs: inputs),
                                             acceleratorsBusy: acceleratorHoursPerDay / hoursPerDay, queryTokens: queryTokens.value,
-                                            perThousandQueries: AcceleratorTimeCost(acceleratorHours: thousandQueries, inputs: inputs))
+                                            flopsPerThousandQueries: flopsPerThousandQueries,
+                                            perThousandQueries: AcceleratorTimeCost(
+                                                acceleratorHours: flopsPerThousandQueries / (rate * secondsPerHour), inputs: inputs))
         }
 
         if case let .measured(run) = inputs.hardware {

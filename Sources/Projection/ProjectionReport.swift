@@ -46,7 +46,8 @@ public enum ProjectionReport {
             .object([("flops_per_day", value(inference.flopsPerDay)), ("accelerators_busy", value(inference.acceleratorsBusy))]
                     + cost(inference.perDay, perDay: true)
                     + [("query_tokens", value(inference.queryTokens)),
-                       ("per_1000_queries", .object(cost(inference.perThousandQueries, perDay: false)))])
+                       ("per_1000_queries", .object([("flops", value(inference.flopsPerThousandQueries))]
+                                                    + cost(inference.perThousandQueries, perDay: false)))])
         } ?? .null
         let efficiency: JSONValue = projection.efficiency.map { rows in
             .array(rows.map { row in
@@ -209,7 +210,7 @@ public enum ProjectionReport {
             let labels = ["accelerator-hours", "energy kWh", "CO2e kg (operational)", "energy cost", "compute cost",
                           "embodied CO2e kg (apart)"]
             let perDay = rows(inference.perDay), perQueries = rows(inference.perThousandQueries)
-            var table = [["FLOPs", figure(inference.flopsPerDay), figure(inference.queryTokens * (inputs.parameters?.value ?? Interval(0)) * 2000)]]
+            var table = [["FLOPs", figure(inference.flopsPerDay), figure(inference.flopsPerThousandQueries)]]
             table += labels.indices.map { [labels[$0], perDay[$0], perQueries[$0]] }
             table.append(["accelerators busy", figure(inference.acceleratorsBusy), "-"])
             sections.append(Section(title: "Inference", header: ["figure", "per day", "per 1,000 queries of \(figure(inference.queryTokens)) tokens"],

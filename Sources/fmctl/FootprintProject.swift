@@ -16,6 +16,9 @@ struct FootprintProjectCommand: ParsableCommand {
         discussion: "Any number may be a range a..b; the figures then come out as ranges. docs/projection.md gives the formulas, "
             + "the defaults and the catalogue's sources.")
 
+    /// The catalogue's names for the help text.
+    static let acceleratorNames = (try? AcceleratorCatalogue.bundled().names.joined(separator: ", ")) ?? "see docs/projection.md"
+
     @Option(name: .customLong("params"), parsing: .unconditional,
             help: ArgumentHelp("Model parameters N (training FLOPs = 6·N·D; inference 2·N per token).", valueName: "n"))
     var params: String?
@@ -33,7 +36,7 @@ struct FootprintProjectCommand: ParsableCommand {
     var fromRun: String?
 
     @Option(name: .customLong("accelerator"),
-            help: ArgumentHelp("Catalogue accelerator: v100, a100-40gb, a100-80gb, h100-sxm, h200, tpu-v3, tpu-v4, epyc-7763, xeon-8380.", valueName: "name"))
+            help: ArgumentHelp("Catalogue accelerator: \(Self.acceleratorNames).", valueName: "name"))
     var accelerator: String?
 
     @Option(name: .customLong("count"), parsing: .unconditional,
@@ -45,7 +48,7 @@ struct FootprintProjectCommand: ParsableCommand {
     var precision: Precision?
 
     @Option(name: .customLong("mfu"), parsing: .unconditional,
-            help: ArgumentHelp("Model FLOPs utilisation of the precision's peak, in (0, 1] (default 0.3).", valueName: "u"))
+            help: ArgumentHelp("Model FLOPs utilisation of the precision's peak, in (0, 1] (default \(ProjectionInputs.defaultMFU)).", valueName: "u"))
     var mfu: String?
 
     @Option(name: .customLong("days"), parsing: .unconditional,
@@ -57,7 +60,7 @@ struct FootprintProjectCommand: ParsableCommand {
     var averagePowerWatts: String?
 
     @Option(name: .customLong("pue"), parsing: .unconditional,
-            help: ArgumentHelp("Power usage effectiveness of the datacentre, >= 1 (default 1.1).", valueName: "ratio"))
+            help: ArgumentHelp("Power usage effectiveness of the datacentre, >= 1 (default \(ProjectionInputs.defaultPUE)).", valueName: "ratio"))
     var pue: String?
 
     @Option(name: .customLong("carbon-intensity"), parsing: .unconditional,
@@ -88,7 +91,7 @@ struct FootprintProjectCommand: ParsableCommand {
     var inferenceTokensPerDay: String?
 
     @Option(name: .customLong("query-tokens"), parsing: .unconditional,
-            help: ArgumentHelp("Tokens per query (prompt and answer) for the per-1,000-queries figures (default 1000).", valueName: "l"))
+            help: ArgumentHelp("Tokens per query (prompt and answer) for the per-1,000-queries figures (default \(Int(ProjectionInputs.defaultQueryTokens))).", valueName: "l"))
     var queryTokens: String?
 
     @Option(help: "Output format: table, json, markdown or html (one self-contained page).")

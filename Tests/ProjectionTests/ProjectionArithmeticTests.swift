@@ -50,6 +50,7 @@ import Testing
         expectClose(inference.perDay.acceleratorHours, 2 * 7e9 * 1e10 / rate / 3600)
         expectClose(inference.acceleratorsBusy, 2 * 7e9 * 1e10 / rate / 86400)
         expectClose(inference.perDay.energyKWh, 2 * 7e9 * 1e10 / rate / 3600 * 700 / 1000)
+        expectClose(inference.flopsPerThousandQueries, 2 * 7e9 * 500 * 1000)
         let thousand = 2 * 7e9 * 500 * 1000 / rate / 3600 * 700 / 1000
         expectClose(inference.perThousandQueries.energyKWh, thousand)
         expectClose(inference.perThousandQueries.co2eKg, thousand * 0.3)
