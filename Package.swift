@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Footprint", targets: ["Footprint"]),
         .library(name: "RunRecords", targets: ["RunRecords"]),
         .library(name: "Reports", targets: ["Reports"]),
+        .library(name: "Projection", targets: ["Projection"]),
         .executable(name: "fmctl", targets: ["fmctl"]),
     ],
     dependencies: [
@@ -38,10 +39,12 @@ let package = Package(
         .target(name: "Footprint", dependencies: ["FMSupport"], resources: [.copy("Resources")]),
         .target(name: "RunRecords", dependencies: ["Footprint", "FMSupport"]),
         .target(name: "Reports", dependencies: ["RunRecords", "Footprint", "FMSupport"]),
+        // The price of a workload at scale, from a catalogue of accelerators.
+        .target(name: "Projection", dependencies: ["Footprint", "Reports", "FMSupport"], resources: [.copy("Resources")]),
         .executableTarget(
             name: "fmctl",
             dependencies: [
-                "Models", "Footprint", "RunRecords", "Reports", "Tensor", "FMSupport",
+                "Models", "Footprint", "RunRecords", "Reports", "Projection", "Tensor", "FMSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -56,6 +59,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
         .testTarget(name: "FootprintTests", dependencies: ["Footprint", "RunRecords", "Reports", "FMSupport", "TestSupport"]),
         .testTarget(name: "FMSupportTests", dependencies: ["FMSupport", "TestSupport"]),
+        .testTarget(name: "ProjectionTests", dependencies: ["Projection", "Footprint", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["fmctl", "Models", "TestSupport"]),
     ]
 )

@@ -8,7 +8,7 @@ struct FootprintCommand: ParsableCommand {
         commandName: "footprint",
         abstract: "Energy (J, kWh), CO2e and cost: report runs, probe RAPL counters, measure any command.",
         subcommands: [FootprintReportCommand.self, FootprintCompareCommand.self, FootprintProbeCommand.self,
-                      FootprintMeasureCommand.self])
+                      FootprintMeasureCommand.self, FootprintProjectCommand.self])
 }
 
 /// Writes one line to stderr.
