@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "RunRecords", targets: ["RunRecords"]),
         .library(name: "Reports", targets: ["Reports"]),
         .library(name: "Projection", targets: ["Projection"]),
+        .library(name: "DataParallel", targets: ["DataParallel"]),
         .executable(name: "fmctl", targets: ["fmctl"]),
     ],
     dependencies: [
@@ -23,6 +24,11 @@ let package = Package(
             name: "CBLAS",
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]
         ),
         .systemLibrary(
             name: "CZlib",
@@ -39,12 +45,14 @@ let package = Package(
         .target(name: "Footprint", dependencies: ["FMSupport"], resources: [.copy("Resources")]),
         .target(name: "RunRecords", dependencies: ["Footprint", "FMSupport"]),
         .target(name: "Reports", dependencies: ["RunRecords", "Footprint", "FMSupport"]),
+        // Data-parallel training over MPI: the world and its hosts, the gradient all-reduce.
+        .target(name: "DataParallel", dependencies: ["CMPI", "Models"]),
         // The price of a workload at scale, from a catalogue of accelerators.
         .target(name: "Projection", dependencies: ["Footprint", "Reports", "FMSupport"], resources: [.copy("Resources")]),
         .executableTarget(
             name: "fmctl",
             dependencies: [
-                "Models", "Footprint", "RunRecords", "Reports", "Projection", "Tensor", "FMSupport",
+                "Models", "DataParallel", "Footprint", "RunRecords", "Reports", "Projection", "Tensor", "FMSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The energy of one window, with how it was obtained.
-public struct EnergyMeasurement: Sendable, Equatable {
+public struct EnergyMeasurement: Codable, Sendable, Equatable {
     public var name: String
     public var startedAt: Date
     public var durationSeconds: Double

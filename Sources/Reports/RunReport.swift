@@ -21,6 +21,19 @@ public enum RunReport {
 
     // MARK: - JSON
 
+    static func distributedJSON(_ d: DistributedRecord) -> JSONValue {
+        .object([
+            ("world_size", .number(Double(d.worldSize))),
+            ("hosts", .array(d.hosts.map { h in
+                .object([
+                    ("host", .string(h.host)), ("ranks", .array(h.ranks.map { .number(Double($0)) })),
+                    ("energy_j", .number(h.energyJoules)), ("source", .string(h.source?.rawValue)),
+                    ("domains", .object(h.domains.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) })),
+                ])
+            })),
+        ])
+    }
+
     /// The documented keys, in the documented order, always present (null when not measured);
     /// extra keys follow them.
     public static func json(_ record: RunRecord) -> JSONValue {
@@ -42,6 +55,7 @@ public enum RunReport {
                 })),
                 ("domains", .object(epoch.domains.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) })),
                 ("forecast", epoch.forecast.map(forecastJSON) ?? .null),
+                ("allreduce_s", .number(epoch.allReduceSeconds)), ("allreduce_bytes", .number(epoch.allReduceBytes)),
             ])
         }
         let total = record.total
@@ -74,6 +88,7 @@ public enum RunReport {
                 ("joules_per_sample", .number(joulesPerSample(total))), ("flops_per_joule", .number(flopsPerJoule(total))),
             ])),
             ("test", .object([("loss", .number(record.test?.loss)), ("accuracy", .number(record.test?.accuracy))])),
+            ("distributed", record.distributed.map(distributedJSON) ?? .null),
             ("status_reason", .string(record.statusReason)), ("started_at", .string(record.startedAt)),
             ("ended_at", .string(record.endedAt)),
             ("idle_baseline", record.idleBaseline.map { .object([("power_w", .number($0.powerWatts)), ("duration_s", .number($0.seconds))]) } ?? .null),

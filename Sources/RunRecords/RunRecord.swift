@@ -68,9 +68,14 @@ public struct EpochRecord: Codable, Sendable, Equatable {
     public var interrupted: Bool
     /// The whole run's energy and CO2e as forecast after this epoch.
     public var forecast: RunForecast?
+    /// Data-parallel runs: seconds this process spent in the gradient all-reduce during the
+    /// epoch, and the gradient bytes it summed (docs/distributed.md).
+    public var allReduceSeconds: Double?
+    public var allReduceBytes: Double?
 
     enum CodingKeys: String, CodingKey {
         case epoch, samples, cost, flops, phases, domains, source, interrupted, forecast
+        case allReduceSeconds = "allreduce_s", allReduceBytes = "allreduce_bytes"
         case durationSeconds = "duration_s", energyJoules = "energy_j", energyKWh = "energy_kwh", co2eGrams = "co2e_g"
         case averagePowerWatts = "avg_power_w", trainLoss = "train_loss", trainAccuracy = "train_accuracy"
         case valLoss = "val_loss", valAccuracy = "val_accuracy", joulesPerSample = "joules_per_sample"
@@ -239,9 +244,11 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var epochs: [EpochRecord]
     public var total: RunTotal
     public var test: TestMetrics?
+    /// A data-parallel run's world and hosts; nil for a run of one process.
+    public var distributed: DistributedRecord?
 
     enum CodingKeys: String, CodingKey {
-        case model, dataset, status, config, host, versions, measurement, carbon, epochs, total, test
+        case model, dataset, status, config, host, versions, measurement, carbon, epochs, total, test, distributed
         case formatVersion = "format_version", runID = "run_id", statusReason = "status_reason"
         case startedAt = "started_at", endedAt = "ended_at", idleBaseline = "idle_baseline"
         case plannedEpochs = "planned_epochs"

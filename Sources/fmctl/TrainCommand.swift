@@ -1,4 +1,5 @@
 import ArgumentParser
+import DataParallel
 import Foundation
 import Footprint
 import Models
@@ -69,6 +70,10 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Footprint")
     var footprint: FootprintOptions
 
+    /// Under mpirun: each bucket's all-reduce starts as backward finishes it (`nonblocking`,
+    /// the default) or runs on the spot (`blocking`); `make bench` compares them.
+    static var allReduceNonBlocking: Bool { ProcessInfo.processInfo.environment["FMCTL_ALLREDUCE"] != "blocking" }
+
     func validate() throws {
         guard epochs > 0 else { throw ValidationError("--epochs must be a positive number of epochs, got \(epochs)") }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
@@ -106,12 +111,29 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        try withUserErrors { try train() }
+        guard let distributed = try withUserErrors({ try DistributedTraining.startIfLaunched() }) else {
+            return try withUserErrors { try train(nil) }
+        }
+        // Under mpirun (docs/distributed.md): rank 0 prints what every rank would (a usage
+        // error is the same on all), any other error is printed with its rank; an error ends
+        // the whole job (MPI_Abort), so that no process waits in a collective for one that left.
+        let prefix = distributed.isRoot ? "fmctl: " : "fmctl: rank \(distributed.group.rank): "
+        do {
+            try train(distributed)
+        } catch let exit as ExitCode {
+            distributed.group.finalize()
+            throw exit
+        } catch {
+            guard let (message, code) = userError(error) else { throw error }
+            if distributed.isRoot || !(error is UsageError) { printError(prefix + message) }
+            distributed.group.abort(code: code)
+        }
+        distributed.group.finalize()
     }
 
-    func train() throws {
-        if let resume { return try resumeRun(resume) }
-        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+    func train(_ distributed: DistributedTraining?) throws {
+        if let resume { return try resumeRun(resume, distributed: distributed) }
+        let threadCount = threads ?? distributed?.defaultThreads ?? ProcessInfo.processInfo.activeProcessorCount
         BLAS.setThreads(threadCount)
 
         // Data and model.
@@ -135,6 +157,11 @@ struct Train: ParsableCommand {
         guard batchSize <= trainCount else {
             throw UsageError(message: "--batch-size \(batchSize) is larger than the \(trainCount) training samples")
         }
+        try distributed?.checkBatchSize(batchSize)
+        if let distributed, !distributed.isRoot {
+            return try runWorker(net, data: data, trainData: trainData, distributed: distributed, epochs: epochs,
+                                 batchSize: batchSize, validationSplit: validationSplit, seed: seed)
+        }
 
         // Footprint and the run folder; the tracker starts (warnings, idle baseline) once the
         // folder exists, so a bad --run-dir is the only line a user sees.
@@ -153,12 +180,38 @@ struct Train: ParsableCommand {
             measurement: tracker?.provenance, carbon: settings.carbon, plannedEpochs: epochs))
         try markingFailure(of: folder, tracker: tracker) {
             try footprint.start(tracker, settings: settings, folder: folder)
+            let processes = distributed.map { ", \($0.size) processes on \($0.group.hosts.count) host(s)" } ?? ""
             print("fmctl train: \(description.name) (\(formatCount(net.parameterCount)) parameters) on \(dataset): "
                   + "\(formatCount(trainCount)) train / \(formatCount(trainData.count - trainCount)) validation / "
-                  + "\(formatCount(data.test.count)) test, batch \(batchSize), \(opt.name), \(threadCount) thread(s) -> \(folder.path)")
+                  + "\(formatCount(data.test.count)) test, batch \(batchSize), \(opt.name), \(threadCount) thread(s)\(processes) -> \(folder.path)")
 
             try runFit(net, data: data, trainData: trainData, folder: folder, tracker: tracker, settings: settings,
-                       epochs: epochs, batchSize: batchSize, validationSplit: validationSplit, seed: seed)
+                       epochs: epochs, batchSize: batchSize, validationSplit: validationSplit, seed: seed,
+                       distributed: distributed)
+        }
+    }
+
+    /// A rank other than 0: trains its share, measures its host if it is the host's lowest
+    /// rank, and takes part in every collective; writes nothing.
+    func runWorker(_ net: Model, data: Dataset, trainData: LabeledImages, distributed: DistributedTraining, epochs: Int,
+                   batchSize: Int, validationSplit: Double, seed: UInt64, from start: TrainingPosition = TrainingPosition()) throws {
+        var tracker: EnergyTracker?
+        if distributed.group.isHostLeader {
+            tracker = try footprint.makeTracker().1
+            tracker?.start()
+        }
+        defer { tracker?.stop() }
+        distributed.trackHostRanks(in: tracker)
+        distributed.attach(to: net, nonBlocking: Self.allReduceNonBlocking)
+        installInterruptHandlers()
+        let session = WorkerSession(model: net, tracker: tracker, distributed: distributed)
+        let result = net.fit(trainData, epochs: epochs, batchSize: batchSize, validationSplit: validationSplit,
+                             shuffle: true, seed: seed, from: start, observer: session, group: distributed.trainingGroup)
+        if let error = session.failure { throw error }
+        switch result.outcome {
+        case .completed: _ = net.evaluate(data.test, batchSize: batchSize / distributed.size, group: distributed.trainingGroup)
+        case .stopped: throw ExitCode(130)
+        case .nonFiniteLoss: throw ExitCode(65)
         }
     }
 
@@ -181,18 +234,35 @@ struct Train: ParsableCommand {
     /// Trains from `position` with the hooks connected, then evaluates and closes the run.
     func runFit(_ net: Model, data: Dataset, trainData: LabeledImages, folder: RunFolder, tracker: EnergyTracker?,
                 settings: FootprintSettings, epochs: Int, batchSize: Int, validationSplit: Double, seed: UInt64,
-                from start: TrainingPosition = TrainingPosition()) throws {
+                from start: TrainingPosition = TrainingPosition(), distributed: DistributedTraining? = nil) throws {
+        if let distributed {
+            distributed.trackHostRanks(in: tracker)
+            distributed.attach(to: net, nonBlocking: Self.allReduceNonBlocking)
+            try folder.update { $0.distributed = distributed.record }
+            // A process of the job that dies, or a collective that fails, ends the run as
+            // failed here with the reason; the last epoch's checkpoint resumes it.
+            let run = UncheckedBox((folder, tracker))
+            distributed.group.onFailure = { reason in
+                try? run.value.0.finish(status: .failed, reason: reason, measurement: run.value.1?.provenance)
+            }
+            distributed.startWatchdog {
+                let reason = "a process of the job ended or stopped answering (mpirun stopped the job); resume from the last epoch's checkpoint with --resume"
+                try? run.value.0.finish(status: .failed, reason: reason, measurement: run.value.1?.provenance)
+                printError("fmctl: \(reason)")
+            }
+        }
         installInterruptHandlers()
         let session = TrainingSession(model: net, folder: folder, tracker: tracker, carbon: settings.carbon,
-                                      flopsPerSample: net.flopsPerSample.training, seed: seed)
+                                      flopsPerSample: net.flopsPerSample.training, seed: seed, distributed: distributed)
         session.position = start
         let result = net.fit(trainData, epochs: epochs, batchSize: batchSize, validationSplit: validationSplit,
-                             shuffle: true, seed: seed, from: start, observer: session, position: { session.position = $0 })
+                             shuffle: true, seed: seed, from: start, observer: session, position: { session.position = $0 },
+                             group: distributed?.trainingGroup)
         if let error = session.failure { throw error }
         switch result.outcome {
         case .completed:
             let t0 = Date()
-            let test = net.evaluate(data.test, batchSize: batchSize)
+            let test = net.evaluate(data.test, batchSize: batchSize / (distributed?.size ?? 1), group: distributed?.trainingGroup)
             let seconds = Date().timeIntervalSince(t0)
             print(ProgressPrinter.evaluationLine(samples: data.test.count, batchSize: batchSize, seconds: seconds,
                                                  accuracy: test.accuracy, loss: test.loss))
@@ -217,7 +287,7 @@ struct Train: ParsableCommand {
 
     /// `--resume RUN_DIR`: the run's own settings from run.json, the weights, optimiser state
     /// and position from model.safetensors; the run folder gains the remaining epochs.
-    func resumeRun(_ path: String) throws {
+    func resumeRun(_ path: String, distributed: DistributedTraining?) throws {
         let runJSON = path + "/run.json", checkpoint = path + "/model.safetensors"
         let folder = try RunFolder(reopening: path)   // no run.json: exit 66 naming it
         let config = folder.record.config.training ?? TrainingConfiguration()
@@ -243,7 +313,7 @@ struct Train: ParsableCommand {
         let split = try setting(.validationSplit, config.validationSplit, "a number in [0, 1)") { $0 >= 0 && $0 < 1 }
         let seed = try setting(.seed, config.seed, "a whole number in 0...2^64-1")
         let datasetName = try setting(.dataset, config.dataset, "a dataset name or folder")
-        let threadCount = try threads ?? setting(.threads, config.threads, "a positive whole number", where: positive)
+        let threadCount = try threads ?? distributed?.defaultThreads ?? setting(.threads, config.threads, "a positive whole number", where: positive)
         BLAS.setThreads(threadCount)
         let data = try Dataset.load(directory: datasetName)
         var trainData = data.train
@@ -253,6 +323,11 @@ struct Train: ParsableCommand {
         }
         // The data folder may have changed since the run began.
         try checkDataFits(trainData, model: net, path: Dataset.directory(for: datasetName))
+        try distributed?.checkBatchSize(batchSize)
+        if let distributed, !distributed.isRoot {
+            return try runWorker(net, data: data, trainData: trainData, distributed: distributed, epochs: epochs,
+                                 batchSize: batchSize, validationSplit: split, seed: seed, from: start)
+        }
 
         var (settings, tracker) = try footprint.makeTracker()
         settings.carbon = folder.record.carbon   // the run's own, not today's fmctl.toml
@@ -265,7 +340,8 @@ struct Train: ParsableCommand {
         print("fmctl train: resuming \(folder.record.model) in \(path) at epoch \(start.epoch + 1), batch \(start.batch) of \(epochs) epochs")
         try markingFailure(of: folder, tracker: tracker) {
             try runFit(net, data: data, trainData: trainData, folder: folder, tracker: tracker, settings: settings,
-                       epochs: epochs, batchSize: batchSize, validationSplit: split, seed: seed, from: start)
+                       epochs: epochs, batchSize: batchSize, validationSplit: split, seed: seed, from: start,
+                       distributed: distributed)
         }
     }
 
@@ -289,12 +365,15 @@ final class TrainingSession: TrainingObserver {
     let carbon: CarbonSettings
     let flopsPerSample: Int
     let seed: UInt64
+    let distributed: DistributedTraining?
     let progress = ProgressPrinter()
     var position = TrainingPosition()
     var failure: (any Error)?
     private var phases: [String: EnergyMeasurement] = [:]
 
-    init(model: Model, folder: RunFolder, tracker: EnergyTracker?, carbon: CarbonSettings, flopsPerSample: Int, seed: UInt64) {
+    init(model: Model, folder: RunFolder, tracker: EnergyTracker?, carbon: CarbonSettings, flopsPerSample: Int, seed: UInt64,
+         distributed: DistributedTraining? = nil) {
+        self.distributed = distributed
         self.model = model
         self.folder = folder
         self.tracker = tracker
@@ -308,6 +387,7 @@ final class TrainingSession: TrainingObserver {
     }
 
     func epochBegan(_ epoch: Int, of epochs: Int) {
+        distributed?.allReduce?.resetCounters()
         progress.epochBegan(epoch, of: epochs)
         phases = [:]
         attempt { try tracker?.beginWindow("epoch-\(epoch)") }
@@ -317,8 +397,17 @@ final class TrainingSession: TrainingObserver {
         attempt { try tracker?.beginWindow(phase.rawValue) }
     }
 
+    /// A window's energy: this host's, or under mpirun every host's added up (a collective
+    /// every rank reaches, whatever failed before it).
+    private func endWindow(_ name: String, addToRun: Bool = false) -> EnergyMeasurement? {
+        var m: EnergyMeasurement?
+        attempt { m = try tracker?.endWindow(name) }
+        guard let distributed else { return m }
+        return distributed.combineHosts(m, addToRun: addToRun)
+    }
+
     func phaseEnded(_ phase: TrainingPhase, epoch: Int) {
-        attempt { if let m = try tracker?.endWindow(phase.rawValue) { phases[phase.rawValue] = m } }
+        if let m = endWindow(phase.rawValue) { phases[phase.rawValue] = m }
     }
 
     func batchEnded(_ logs: BatchLogs) -> TrainingControl {
@@ -328,14 +417,22 @@ final class TrainingSession: TrainingObserver {
 
     func epochEnded(_ logs: EpochLogs) -> TrainingControl {
         var suffix = ""
+        let m = endWindow("epoch-\(logs.epoch)", addToRun: true)
+        if let distributed, !distributed.weightsAgree(model), failure == nil {
+            failure = DataError(path: folder.path, message: "the processes' weights differ after epoch \(logs.epoch) (their checksums disagree); the run stops as failed", exitCode: 70)
+        }
         attempt {
-            let m = try tracker?.endWindow("epoch-\(logs.epoch)")
-            let record = EpochRecord(
+            var record = EpochRecord(
                 epoch: logs.epoch, measurement: m, durationSeconds: logs.seconds, phases: phases,
                 samples: logs.samples - logs.startSamples,   // the earlier session recorded its own
                 metrics: EpochMetrics(trainLoss: logs.loss, trainAccuracy: logs.accuracy,
                                       valLoss: logs.validationLoss, valAccuracy: logs.validationAccuracy),
                 flops: Double(flopsPerSample * (logs.samples - logs.startSamples)), carbon: carbon, interrupted: logs.interrupted)
+            if let distributed {
+                record.allReduceSeconds = distributed.allReduce?.seconds
+                record.allReduceBytes = distributed.allReduce.map { Double($0.bytes) }
+                try folder.update { $0.distributed = distributed.record }
+            }
             let stored = try folder.recordEpoch(record, powerSamples: tracker?.drainPowerSamples() ?? [],
                                                 powerDomains: tracker?.domains)
             suffix = m == nil ? "" : RunReport.progressSuffix(stored)

@@ -50,13 +50,16 @@ enum Fmctl {
         return env
     }
 
-    /// Starts `fmctl arguments` in `directory` with stdout and stderr going to files there.
-    static func start(_ arguments: [String], in directory: String) throws -> RunningFmctl {
+    /// Starts `fmctl arguments` in `directory` with stdout and stderr going to files there
+    /// (or `executable`, a launcher such as mpirun whose arguments start fmctl, with `extra`
+    /// variables in its environment).
+    static func start(_ arguments: [String], in directory: String, executable: String = binary,
+                      extra: [String: String] = [:]) throws -> RunningFmctl {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = environment
+        process.environment = environment.merging(extra) { $1 }
         let id = UUID().uuidString
         let stdoutPath = directory + "/.fmctl-stdout-" + id
         let stderrPath = directory + "/.fmctl-stderr-" + id
