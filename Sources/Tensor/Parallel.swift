@@ -10,7 +10,7 @@ import CTensorKernels
 ///   - minimumPerPart: The fewest elements per range: below twice this, one range runs alone.
 ///   - body: Work on one range; ranges are disjoint and may run at the same time.
 @inline(__always)
-public func parallelRanges(_ count: Int, parts: Int = BLAS.threads, minimumPerPart: Int = 4096,
+package func parallelRanges(_ count: Int, parts: Int = BLAS.threads, minimumPerPart: Int = 4096,
                            _ body: (Range<Int>) -> Void) {
     parallelPieces(count, pieces: parts, minimumPerPiece: minimumPerPart) { _, r in body(r) }
 }
@@ -31,7 +31,7 @@ public func parallelRanges(_ count: Int, parts: Int = BLAS.threads, minimumPerPa
 ///   - alignment: Piece boundaries fall on multiples of this (a kernel's block size).
 ///   - body: Work on one piece, given its index and range; pieces are disjoint and may run at
 ///     the same time. Returns when every piece has run.
-public func parallelPieces(_ count: Int, pieces: Int, minimumPerPiece: Int = 1, alignment: Int = 1,
+package func parallelPieces(_ count: Int, pieces: Int, minimumPerPiece: Int = 1, alignment: Int = 1,
                            _ body: (Int, Range<Int>) -> Void) {
     let split = PieceSplit(count, pieces: pieces, minimumPerPiece: minimumPerPiece, alignment: alignment)
     if split.pieces == 1 {
@@ -52,10 +52,10 @@ public func parallelPieces(_ count: Int, pieces: Int, minimumPerPiece: Int = 1, 
 
 /// `0..<count` cut into `pieces` contiguous ranges, boundaries at multiples of `alignment`
 /// (the last range takes the remainder): what `parallelPieces` and `runPieces` hand out.
-public struct PieceSplit: Sendable {
+package struct PieceSplit: Sendable {
     /// The length of the range split, the number of pieces (at least 1), and the multiple
     /// that boundaries fall on.
-    public let count: Int, pieces: Int, alignment: Int
+    package let count: Int, pieces: Int, alignment: Int
 
     /// At most `pieces` ranges of at least `minimumPerPiece`.
     ///
@@ -64,7 +64,7 @@ public struct PieceSplit: Sendable {
     ///   - pieces: The most pieces.
     ///   - minimumPerPiece: The fewest elements per piece: fewer pieces when `count` is small.
     ///   - alignment: Boundaries fall on multiples of this.
-    public init(_ count: Int, pieces: Int, minimumPerPiece: Int = 1, alignment: Int = 1) {
+    package init(_ count: Int, pieces: Int, minimumPerPiece: Int = 1, alignment: Int = 1) {
         self.count = count
         self.pieces = max(1, min(pieces, count / max(1, minimumPerPiece)))
         self.alignment = alignment
@@ -80,7 +80,7 @@ public struct PieceSplit: Sendable {
     ///
     /// - Parameter i: The piece, in `0..<pieces`.
     /// - Returns: Its contiguous range of `0..<count`; the last piece takes the remainder.
-    public func range(_ i: Int) -> Range<Int> { bound(i)..<bound(i + 1) }
+    package func range(_ i: Int) -> Range<Int> { bound(i)..<bound(i + 1) }
     func bound(_ i: Int) -> Int { i == pieces ? count : count * i / pieces / alignment * alignment }
 }
 
@@ -93,7 +93,7 @@ public struct PieceSplit: Sendable {
 ///   - pieces: The number of pieces; 1 runs `body` on the calling thread only.
 ///   - body: A C function `(job, piece index)`; returns when every piece has run.
 @inline(__always)
-public func runPieces<Job>(_ job: inout Job, pieces: Int,
+package func runPieces<Job>(_ job: inout Job, pieces: Int,
                            _ body: @convention(c) (UnsafeMutableRawPointer?, Int) -> Void) {
     withUnsafeMutablePointer(to: &job) { pointer in
         if pieces == 1 {
@@ -113,7 +113,7 @@ private struct PieceJob {
 }
 
 /// The most partial sums `accumulateInParts` keeps (and so the most pieces it splits into).
-public let reductionParts = 8
+package let reductionParts = 8
 
 /// A reduction over `0..<count` split into up to `reductionParts` pieces (four per BLAS
 /// thread), which the workers take as they come free, so a core stalled by the host delays

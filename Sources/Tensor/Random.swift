@@ -126,7 +126,7 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable, Equatable, Codable {
 /// - Parameters:
 ///   - indices: The values to permute, in place.
 ///   - rng: The generator; advanced by one bounded draw per element but the first.
-public func shuffleIndices(_ indices: UnsafeMutableBufferPointer<Int>, using rng: inout Xoshiro256) {
+package func shuffleIndices(_ indices: UnsafeMutableBufferPointer<Int>, using rng: inout Xoshiro256) {
     guard indices.count > 1 else { return }
     for i in stride(from: indices.count - 1, to: 0, by: -1) {
         let j = rng.nextInt(below: i + 1)

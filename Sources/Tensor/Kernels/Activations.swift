@@ -7,7 +7,7 @@ import Foundation
 ///   - bias: One value per column.
 ///   - rows: Rows of `x` (batch x positions).
 ///   - columns: Columns of `x` (features or channels).
-public func biasForward(_ x: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, columns: Int) {
+package func biasForward(_ x: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, columns: Int) {
     for i in 0..<rows {
         let row = x + i * columns
         for j in 0..<columns { row[j] += bias[j] }
@@ -21,7 +21,7 @@ public func biasForward(_ x: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<
 ///   - bias: One value per column.
 ///   - rows: Rows of `x`.
 ///   - columns: Columns of `x`.
-public func biasReLUForward(_ x: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, columns: Int) {
+package func biasReLUForward(_ x: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, columns: Int) {
     for i in 0..<rows {
         let row = x + i * columns
         for j in 0..<columns { row[j] = max(row[j] + bias[j], 0) }
@@ -34,7 +34,7 @@ public func biasReLUForward(_ x: UnsafeMutablePointer<Float>, _ bias: UnsafePoin
 ///   - x: The input.
 ///   - y: The output, written.
 ///   - n: Number of elements.
-public func reluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
+package func reluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
     for i in 0..<n { y[i] = max(x[i], 0) }
 }
 
@@ -46,7 +46,7 @@ public func reluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Flo
 ///   - y: The forward pass's output.
 ///   - dx: Gradient with respect to the input, written.
 ///   - n: Number of elements.
-public func reluBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
+package func reluBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>, count n: Int) {
     let zero = SIMD8<Float>()
     var i = 0
@@ -65,7 +65,7 @@ public func reluBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Flo
 ///   - x: The input.
 ///   - y: The output, written (may alias `x`).
 ///   - n: Number of elements.
-public func sigmoidForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
+package func sigmoidForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
     for i in 0..<n {
         let v = x[i]
         if v >= 0 {
@@ -84,7 +84,7 @@ public func sigmoidForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
 ///   - y: The forward pass's output.
 ///   - dx: Gradient with respect to the input, written (may alias `dy`).
 ///   - n: Number of elements.
-public func sigmoidBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
+package func sigmoidBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                             _ dx: UnsafeMutablePointer<Float>, count n: Int) {
     for i in 0..<n { dx[i] = dy[i] * y[i] * (1 - y[i]) }
 }
@@ -95,7 +95,7 @@ public func sigmoidBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<
 ///   - x: The input.
 ///   - y: The output, written (may alias `x`).
 ///   - n: Number of elements.
-public func tanhForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
+package func tanhForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
     for i in 0..<n { y[i] = tanhf(x[i]) }
 }
 
@@ -106,7 +106,7 @@ public func tanhForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Flo
 ///   - y: The forward pass's output.
 ///   - dx: Gradient with respect to the input, written (may alias `dy`).
 ///   - n: Number of elements.
-public func tanhBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
+package func tanhBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>, count n: Int) {
     for i in 0..<n { dx[i] = dy[i] * (1 - y[i] * y[i]) }
 }
@@ -118,7 +118,7 @@ public func tanhBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Flo
 ///   - y: The (rows, columns) probabilities, written (may alias `x`).
 ///   - rows: Rows (samples).
 ///   - columns: Columns (classes).
-public func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+package func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
     for i in 0..<rows {
         let xr = x + i * columns, yr = y + i * columns
         var m = -Float.infinity
@@ -139,7 +139,7 @@ public func softmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
 ///   - dx: The (rows, columns) gradient with respect to the input, written (may alias `dy`).
 ///   - rows: Rows (samples).
 ///   - columns: Columns (classes).
-public func softmaxBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
+package func softmaxBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                             _ dx: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
     for i in 0..<rows {
         let o = i * columns

@@ -17,7 +17,7 @@ import CTensorKernels
 ///   - beta1: Decay of the first moment (Keras: 0.9).
 ///   - beta2: Decay of the second moment (Keras: 0.999).
 ///   - epsilon: Added to `sqrt(v)` (Keras: 1e-7).
-public func adamUpdate(
+package func adamUpdate(
     parameters w: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>,
     m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
     alpha: Float, beta1: Float, beta2: Float, epsilon: Float

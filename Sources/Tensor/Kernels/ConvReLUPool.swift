@@ -18,7 +18,7 @@ import CTensorKernels
 ///   - c: The convolution: stride 1, no padding, K = KH*KW*Cin <= 32, Cout a multiple of 8.
 ///   - p: The pool over its output: 2x2, stride 2, no padding, the same channels.
 /// - Returns: True when both fit the fused kernels.
-public func convReLUPoolApplies(_ c: ConvGeometry, _ p: PoolGeometry) -> Bool {
+package func convReLUPoolApplies(_ c: ConvGeometry, _ p: PoolGeometry) -> Bool {
     c.strideHeight == 1 && c.strideWidth == 1 && c.padTop == 0 && c.padLeft == 0
         && c.outHeight == c.height - c.kernelHeight + 1 && c.outWidth == c.width - c.kernelWidth + 1
         && p.poolHeight == 2 && p.poolWidth == 2 && p.strideHeight == 2 && p.strideWidth == 2
@@ -32,7 +32,7 @@ public func convReLUPoolApplies(_ c: ConvGeometry, _ p: PoolGeometry) -> Bool {
 /// - Parameters:
 ///   - g: The convolution.
 ///   - offsets: `g.patchSize` element offsets into the NHWC input, written.
-public func convPatchOffsets(_ g: ConvGeometry, into offsets: UnsafeMutablePointer<Int>) {
+package func convPatchOffsets(_ g: ConvGeometry, into offsets: UnsafeMutablePointer<Int>) {
     var k = 0
     for ky in 0..<g.kernelHeight {
         for kx in 0..<g.kernelWidth {
@@ -58,7 +58,7 @@ public func convPatchOffsets(_ g: ConvGeometry, into offsets: UnsafeMutablePoint
 ///   - offsets: The patch offsets from ``convPatchOffsets(_:into:)``.
 ///   - c: The convolution, with the batch size of this call.
 ///   - p: The pool, with the same batch size.
-public func convReLUPoolForward(
+package func convReLUPoolForward(
     _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
     pooled: UnsafeMutablePointer<Float>, winner: UnsafeMutablePointer<Int32>,
     offsets: UnsafePointer<Int>, _ c: ConvGeometry, _ p: PoolGeometry
@@ -105,7 +105,7 @@ private struct ConvReLUPoolGradientJob {
 ///   - partials: Scratch for the per-piece partial sums.
 ///   - c: The convolution, with the batch size of this call.
 ///   - p: The pool, with the same batch size.
-public func convReLUPoolWeightGradient(
+package func convReLUPoolWeightGradient(
     _ inp: UnsafePointer<Float>, dpooled: UnsafePointer<Float>, pooled: UnsafePointer<Float>,
     winner: UnsafePointer<Int32>, offsets: UnsafePointer<Int>,
     dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,

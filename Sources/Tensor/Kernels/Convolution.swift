@@ -92,7 +92,7 @@ public struct ConvGeometry: Sendable, Equatable {
 ///   - inp: The input images (B, H, W, Cin).
 ///   - cols: The patch matrix (B*OH*OW, KH*KW*Cin), written.
 ///   - g: The convolution.
-public func im2col(_ inp: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
+package func im2col(_ inp: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
     let c = g.inChannels
     let rowLength = g.patchSize
     for b in 0..<g.batch {
@@ -138,7 +138,7 @@ public func im2col(_ inp: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Flo
 ///   - dcols: Gradient with respect to the patch matrix (B*OH*OW, KH*KW*Cin).
 ///   - dinp: Gradient with respect to the input (B, H, W, Cin), overwritten.
 ///   - g: The convolution.
-public func col2im(_ dcols: UnsafePointer<Float>, _ dinp: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
+package func col2im(_ dcols: UnsafePointer<Float>, _ dinp: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
     let c = g.inChannels
     dinp.update(repeating: 0, count: g.inputCount)
     for b in 0..<g.batch {
@@ -180,7 +180,7 @@ public func col2im(_ dcols: UnsafePointer<Float>, _ dinp: UnsafeMutablePointer<F
 ///   - cols: The patch matrix (B*OH*OW, KH*KW*Cin), written and kept for backward.
 ///   - g: The convolution.
 ///   - relu: Apply ReLU to the output.
-public func conv2dForward(
+package func conv2dForward(
     _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
     _ out: UnsafeMutablePointer<Float>, cols: UnsafeMutablePointer<Float>, _ g: ConvGeometry, relu: Bool = false
 ) {
@@ -201,7 +201,7 @@ public func conv2dForward(
 ///
 /// - Parameter g: The convolution.
 /// - Returns: `reductionParts * (K*Cout + Cout)`.
-public func conv2dBackwardWorkspaceCount(_ g: ConvGeometry) -> Int {
+package func conv2dBackwardWorkspaceCount(_ g: ConvGeometry) -> Int {
     reductionParts * (g.patchSize * g.outChannels + g.outChannels)
 }
 
@@ -222,7 +222,7 @@ public func conv2dBackwardWorkspaceCount(_ g: ConvGeometry) -> Int {
 ///   - dcols: Scratch for the patch matrix's gradient; needed with `dinp`.
 ///   - workspace: Scratch for the partial weight gradients.
 ///   - g: The convolution.
-public func conv2dBackward(
+package func conv2dBackward(
     _ dout: UnsafePointer<Float>, cols: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
     dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
     dinp: UnsafeMutablePointer<Float>?, dcols: UnsafeMutablePointer<Float>?,
@@ -248,7 +248,7 @@ public func conv2dBackward(
 ///   - rows: Rows of `m`.
 ///   - columns: Columns of `m`.
 ///   - out: The column sums, overwritten.
-public func columnSums(
+package func columnSums(
     _ m: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>
 ) {
     out.update(repeating: 0, count: columns)

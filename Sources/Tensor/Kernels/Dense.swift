@@ -15,7 +15,7 @@ import CTensorKernels
 ///   - inFeatures: Inputs per sample (IN).
 ///   - outFeatures: Outputs per sample (OUT).
 ///   - relu: Apply ReLU to the output.
-public func denseForward(
+package func denseForward(
     _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
     _ out: UnsafeMutablePointer<Float>, batch: Int, inFeatures: Int, outFeatures: Int, relu: Bool = false
 ) {
@@ -49,7 +49,7 @@ public func denseForward(
 ///   - batch: Rows of the batch (B).
 ///   - inFeatures: Inputs per sample (IN).
 ///   - outFeatures: Outputs per sample (OUT).
-public func denseBackward(
+package func denseBackward(
     _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
     dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
     dinp: UnsafeMutablePointer<Float>?, batch: Int, inFeatures: Int, outFeatures: Int
@@ -67,7 +67,7 @@ public func denseBackward(
 ///   - maxBatch: The largest batch the scratch serves.
 ///   - outFeatures: Outputs per sample (OUT).
 /// - Returns: `OUT * (maxBatch rounded up to a multiple of 8)`.
-public func denseBackwardAdamScratchCount(maxBatch: Int, outFeatures: Int) -> Int {
+package func denseBackwardAdamScratchCount(maxBatch: Int, outFeatures: Int) -> Int {
     outFeatures * ((maxBatch + 7) / 8 * 8)
 }
 
@@ -97,7 +97,7 @@ public func denseBackwardAdamScratchCount(maxBatch: Int, outFeatures: Int) -> In
 ///   - beta1: Decay of the first moment.
 ///   - beta2: Decay of the second moment.
 ///   - epsilon: Added to `sqrt(v)`.
-public func denseBackwardAdam(
+package func denseBackwardAdam(
     _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, weight: UnsafeMutablePointer<Float>,
     m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
     dbias: UnsafeMutablePointer<Float>?, dinp: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>,

@@ -59,7 +59,7 @@ public struct PoolGeometry: Sendable, Equatable {
 ///   - out: The pooled output (B, OH, OW, C), written.
 ///   - argmax: For each output element, the flat index of its winner in `inp`, written.
 ///   - g: The pool.
-public func maxPoolForward(
+package func maxPoolForward(
     _ inp: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
     argmax: UnsafeMutablePointer<Int32>, _ g: PoolGeometry
 ) {
@@ -144,7 +144,7 @@ func maxPool2x2Forward(
 ///   - dinp: Gradient with respect to the input (B, H, W, C), overwritten.
 ///   - g: The pool.
 ///   - pooled: The forward pass's output, to apply the ReLU mask of the layer below; nil for none.
-public func maxPoolBackward(
+package func maxPoolBackward(
     _ dout: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
     _ dinp: UnsafeMutablePointer<Float>, _ g: PoolGeometry,
     reluMask pooled: UnsafePointer<Float>? = nil

@@ -11,7 +11,7 @@
 ///   - k: The inner dimension.
 ///   - n: The output columns.
 /// - Returns: True for K <= 32 and N a multiple of 8 up to 256.
-public func smallKGEMMApplies(k: Int, n: Int) -> Bool { k <= 32 && n % 8 == 0 && n <= 256 }
+package func smallKGEMMApplies(k: Int, n: Int) -> Bool { k <= 32 && n % 8 == 0 && n <= 256 }
 
 /// out (M, N) = a (M, K) * b (K, N) + bias (N), then ReLU when `relu`. Overwrites out.
 ///
@@ -24,7 +24,7 @@ public func smallKGEMMApplies(k: Int, n: Int) -> Bool { k <= 32 && n % 8 == 0 &&
 ///   - n: Columns, a multiple of 8.
 ///   - k: The inner dimension, small (see ``smallKGEMMApplies(k:n:)``).
 ///   - relu: Apply ReLU to the result.
-public func smallKGEMMBias(
+package func smallKGEMMBias(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, bias: UnsafePointer<Float>,
     _ out: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, relu: Bool
 ) {
@@ -77,7 +77,7 @@ public func smallKGEMMBias(
 ///   - n: Columns, a multiple of 8.
 ///   - k: The inner dimension, small.
 ///   - partials: Scratch for the per-piece partial sums.
-public func smallKGEMMWeightGradient(
+package func smallKGEMMWeightGradient(
     _ a: UnsafePointer<Float>, _ d: UnsafePointer<Float>,
     dw: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, partials: UnsafeMutablePointer<Float>

@@ -13,7 +13,7 @@ import Foundation
 ///   - batch: Rows (B).
 ///   - classes: Columns (C).
 /// - Returns: The loss summed over the batch (the mean times B) and the count of correct rows.
-public func softmaxCrossEntropyForward(
+package func softmaxCrossEntropyForward(
     _ logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
     probs: UnsafeMutablePointer<Float>, batch: Int, classes: Int
 ) -> (lossSum: Double, correct: Int) {
@@ -44,7 +44,7 @@ public func softmaxCrossEntropyForward(
 ///   - dlogits: The (B, C) gradient with respect to the logits, overwritten.
 ///   - batch: Rows (B): the mean is over this many samples.
 ///   - classes: Columns (C).
-public func softmaxCrossEntropyBackward(
+package func softmaxCrossEntropyBackward(
     probs: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
     _ dlogits: UnsafeMutablePointer<Float>, batch: Int, classes: Int
 ) {
