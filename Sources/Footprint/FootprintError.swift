@@ -59,7 +59,7 @@ public enum FootprintError: Error, Equatable, Sendable, CustomStringConvertible 
 extension FootprintError {
     /// A failed write as an I/O error (74) naming the file and the failed step.
     ///
-    /// - Parameter error: what ``FMSupport/FileWriter`` threw.
+    /// - Parameter error: what `FMSupport.FileWriter` threw.
     public init(_ error: FileWriteError) {
         self = .ioError(path: error.path, reason: error.message)
     }

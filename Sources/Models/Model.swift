@@ -36,7 +36,7 @@ public struct GraphNode {
 /// once per batch size, so a training step allocates nothing. A tensor used by several layers
 /// receives the sum of their gradients. The training step is forward, loss, backward (with
 /// the ``GradientHook``'s buckets), then the optimiser update; what runs fused is decided once
-/// by a ``TrainingPlan`` (docs/architecture.md).
+/// by a training plan (docs/architecture.md).
 public class Model {
     public let name: String
     public let inputs: [ModelInput]

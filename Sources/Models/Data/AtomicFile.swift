@@ -1,6 +1,6 @@
 import FMSupport
 
-/// Whole-file writes that a crash cannot tear (FMSupport's ``FileWriter/writeAtomically(_:to:)``:
+/// Whole-file writes that a crash cannot tear (FMSupport's `FileWriter.writeAtomically(_:to:)`:
 /// a temporary file in the target's directory, fsynced, renamed over the target, the directory
 /// fsynced). On any failure an existing file at `path` is left exactly as it was.
 public enum AtomicFile {
