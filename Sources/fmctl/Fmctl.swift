@@ -14,7 +14,7 @@ struct Fmctl: ParsableCommand {
 
     /// ArgumentParser's `main`, except that a parsing or validation error is one line on stderr
     /// (`fmctl: --epochs must be ...`, exit 64) instead of the message, the usage and a hint:
-    /// DESIGN.md promises one line per error. Help and `--version` print in full as usual;
+    /// docs/exit-codes.md promises one line per error. Help and `--version` print in full as usual;
     /// errors already reported by `withUserErrors` arrive as a bare ExitCode.
     static func main() {
         restartWithIdleBLASThreads()

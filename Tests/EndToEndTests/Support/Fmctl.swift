@@ -130,7 +130,7 @@ struct RunningFmctl {
 
 // MARK: - Assertions
 
-/// The user-error contract of DESIGN.md: the sysexits code, one line on stderr that starts with
+/// The user-error contract of docs/exit-codes.md: the sysexits code, one line on stderr that starts with
 /// `fmctl:` and names the file or option, no trap, no stack trace, no usage screen.
 func expectUserError(_ result: FmctlResult, exitCode: Int32, mentions: String,
                      sourceLocation: SourceLocation = #_sourceLocation) {
