@@ -3,34 +3,6 @@ import Testing
 import Tensor
 @testable import Models
 
-/// Finite differences against the model's own backward, over every `stride`-th parameter:
-/// central differences of the batch-mean loss in Double from Float evaluations (tolerance
-/// 1e-2 relative plus 1e-4 absolute, as in the Sequential check). Returns how many were checked.
-func checkModelGradients(_ m: Model, _ data: ArrayBatchSource, batch: Int, stride step: Int = 1,
-                         sourceLocation: SourceLocation = #_sourceLocation) -> Int {
-    m.prepare(maxBatch: batch)
-    let idx = Array(0..<batch)
-    idx.withUnsafeBufferPointer { m.fill(data, indices: $0) }
-    _ = m.computeGradients(batch: batch)
-    let analytic = m.gradients.array
-    func lossAt() -> Double { m.evaluateStep(batch: batch).lossSum / Double(batch) }
-    var checked = 0
-    for i in stride(from: 0, to: m.parameterCount, by: step) {
-        let p = m.parameters.pointer + i
-        let saved = p.pointee
-        p.pointee = saved + 3e-3
-        let up = lossAt()
-        p.pointee = saved - 3e-3
-        let down = lossAt()
-        let h = Double(saved + 3e-3) - Double(saved - 3e-3)
-        p.pointee = saved
-        let numeric = (up - down) / h
-        #expect(abs(Double(analytic[i]) - numeric) <= 1e-2 * abs(numeric) + 1e-4, "parameter \(i)", sourceLocation: sourceLocation)
-        checked += 1
-    }
-    return checked
-}
-
 /// A residual MLP in the graph form: `h1` feeds both `h2` and the Add, so its gradient is the
 /// sum of two paths (or, with `["h2", "h2"]`, the Add takes one tensor twice).
 func residualMLP(addInputs: String) -> String {
