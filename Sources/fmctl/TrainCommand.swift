@@ -69,6 +69,9 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Footprint")
     var footprint: FootprintOptions
 
+    @OptionGroup(title: "Metrics")
+    var metrics: MetricsOptions
+
     func validate() throws {
         guard epochs > 0 else { throw ValidationError("--epochs must be a positive number of epochs, got \(epochs)") }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
@@ -140,6 +143,8 @@ struct Train: ParsableCommand {
         // folder exists, so a bad --run-dir is the only line a user sees.
         let (settings, tracker) = try footprint.makeTracker()
         defer { tracker?.stop() }
+        let exporter = try metrics.makeExporter()
+        defer { exporter?.close() }
         let config = TrainingConfiguration(
             model: description.name, modelSource: model, dataset: dataset, epochs: epochs, batchSize: batchSize,
             optimizer: opt.name, learningRate: Double(opt.learningRate), momentum: Double(momentum), nesterov: nesterov,
@@ -151,6 +156,7 @@ struct Train: ParsableCommand {
             host: settings.configuration.host,
             versions: ["fmctl": Fmctl.version, "openblas_core": BLAS.coreName, "run_format": String(RunRecord.formatVersion)],
             measurement: tracker?.provenance, carbon: settings.carbon, plannedEpochs: epochs))
+        exporter?.follow(folder)
         try markingFailure(of: folder, tracker: tracker) {
             try footprint.start(tracker, settings: settings, folder: folder)
             print("fmctl train: \(description.name) (\(formatCount(net.parameterCount)) parameters) on \(dataset): "
@@ -257,6 +263,9 @@ struct Train: ParsableCommand {
         var (settings, tracker) = try footprint.makeTracker()
         settings.carbon = folder.record.carbon   // the run's own, not today's fmctl.toml
         defer { tracker?.stop() }
+        let exporter = try metrics.makeExporter()
+        defer { exporter?.close() }
+        exporter?.follow(folder)
         try footprint.start(tracker, settings: settings, folder: folder)
         try folder.update {
             $0.status = .running
