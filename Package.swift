@@ -12,11 +12,13 @@ let package = Package(
         .library(name: "Reports", targets: ["Reports"]),
         .library(name: "Projection", targets: ["Projection"]),
         .library(name: "DataParallel", targets: ["DataParallel"]),
+        .library(name: "MetricsExport", targets: ["MetricsExport"]),
         .executable(name: "fmctl", targets: ["fmctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // MARK: - Implementation details
@@ -49,10 +51,14 @@ let package = Package(
         .target(name: "DataParallel", dependencies: ["CMPI", "Models"]),
         // The price of a workload at scale, from a catalogue of accelerators.
         .target(name: "Projection", dependencies: ["Footprint", "Reports", "FMSupport"], resources: [.copy("Resources")]),
+        // A run's figures as Prometheus metrics, to a textfile and a Pushgateway.
+        .target(name: "MetricsExport", dependencies: [
+            "RunRecords", "Footprint", "FMSupport", .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .executableTarget(
             name: "fmctl",
             dependencies: [
-                "Models", "DataParallel", "Footprint", "RunRecords", "Reports", "Projection", "Tensor", "FMSupport",
+                "Models", "DataParallel", "Footprint", "RunRecords", "Reports", "Projection", "Tensor", "FMSupport", "MetricsExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -68,6 +74,7 @@ let package = Package(
         .testTarget(name: "FootprintTests", dependencies: ["Footprint", "RunRecords", "Reports", "FMSupport", "TestSupport"]),
         .testTarget(name: "FMSupportTests", dependencies: ["FMSupport", "TestSupport"]),
         .testTarget(name: "ProjectionTests", dependencies: ["Projection", "Footprint", "TestSupport"]),
+        .testTarget(name: "MetricsExportTests", dependencies: ["MetricsExport", "RunRecords", "Footprint", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["fmctl", "Models", "TestSupport"]),
     ]
 )

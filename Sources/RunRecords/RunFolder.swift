@@ -12,6 +12,9 @@ public final class RunFolder {
     public let path: String
     public private(set) var record: RunRecord
     private var powerColumns: [String]?
+    /// Called with the record each time run.json has been rewritten (at the start, after every
+    /// epoch, at the end): how `MetricsExporter` follows a run.
+    public var recordWritten: ((RunRecord) -> Void)?
 
     public var runJSONPath: String { path + "/run.json" }
     public var epochsCSVPath: String { path + "/epochs.csv" }
@@ -161,6 +164,7 @@ public final class RunFolder {
             throw FootprintError.ioError(path: runJSONPath, reason: "cannot encode: \(error)")
         }
         try Self.replace(runJSONPath, with: Array(data) + Array("\n".utf8))
+        recordWritten?(record)
     }
 
     func writeEmissions() throws {

@@ -1,7 +1,7 @@
 import Footprint
 import Foundation
 
-public enum RunStatus: String, Codable, Sendable {
+public enum RunStatus: String, Codable, Sendable, CaseIterable {
     case running, completed, interrupted, failed
 }
 

@@ -17,6 +17,8 @@ struct FootprintMeasureCommand: ParsableCommand {
 
     @OptionGroup var footprint: FootprintOptions
 
+    @OptionGroup var metrics: MetricsOptions
+
     @Option(name: .customLong("run-dir"), help: ArgumentHelp("Run folder to write (default: runs/<UTC timestamp>-<command>).", valueName: "dir"))
     var runDirectory: String?
 
@@ -30,12 +32,15 @@ struct FootprintMeasureCommand: ParsableCommand {
     func run() throws {
         let status = try withFootprintErrors { () throws -> Int32 in
             let (settings, tracker) = try footprint.makeTracker()
+            let exporter = try metrics.makeExporter()
+            defer { exporter?.close() }
             let name = (command[0] as NSString).lastPathComponent
             let record = RunRecord(
                 runID: "", model: name, config: RunConfiguration(command: command),
                 host: settings.configuration.host, versions: ["footprint": FootprintVersion.string],
                 measurement: tracker?.provenance, carbon: settings.carbon)
             let folder = try RunFolder(path: runDirectory, record: record)
+            exporter?.follow(folder)
             try footprint.start(tracker, settings: settings, folder: folder)
 
             // Keep fmctl alive on Ctrl-C so it can record the interrupted command; a handler (unlike

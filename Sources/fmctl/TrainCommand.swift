@@ -70,6 +70,9 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Footprint")
     var footprint: FootprintOptions
 
+    @OptionGroup(title: "Metrics")
+    var metrics: MetricsOptions
+
     /// Under mpirun: each bucket's all-reduce starts as backward finishes it (`nonblocking`,
     /// the default) or runs on the spot (`blocking`); `make bench` compares them.
     static var allReduceNonBlocking: Bool { ProcessInfo.processInfo.environment["FMCTL_ALLREDUCE"] != "blocking" }
@@ -167,6 +170,8 @@ struct Train: ParsableCommand {
         // folder exists, so a bad --run-dir is the only line a user sees.
         let (settings, tracker) = try footprint.makeTracker()
         defer { tracker?.stop() }
+        let exporter = try metrics.makeExporter()
+        defer { exporter?.close() }
         let config = TrainingConfiguration(
             model: description.name, modelSource: model, dataset: dataset, epochs: epochs, batchSize: batchSize,
             optimizer: opt.name, learningRate: Double(opt.learningRate), momentum: Double(momentum), nesterov: nesterov,
@@ -178,6 +183,7 @@ struct Train: ParsableCommand {
             host: settings.configuration.host,
             versions: ["fmctl": Fmctl.version, "openblas_core": BLAS.coreName, "run_format": String(RunRecord.formatVersion)],
             measurement: tracker?.provenance, carbon: settings.carbon, plannedEpochs: epochs))
+        exporter?.follow(folder)
         try markingFailure(of: folder, tracker: tracker) {
             try footprint.start(tracker, settings: settings, folder: folder)
             let processes = distributed.map { ", \($0.size) processes on \($0.group.hosts.count) host(s)" } ?? ""
@@ -332,6 +338,9 @@ struct Train: ParsableCommand {
         var (settings, tracker) = try footprint.makeTracker()
         settings.carbon = folder.record.carbon   // the run's own, not today's fmctl.toml
         defer { tracker?.stop() }
+        let exporter = try metrics.makeExporter()
+        defer { exporter?.close() }
+        exporter?.follow(folder)
         try footprint.start(tracker, settings: settings, folder: folder)
         try folder.update {
             $0.status = .running
