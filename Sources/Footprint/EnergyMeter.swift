@@ -16,6 +16,9 @@ struct MeterReading {
     var failures: [String: String] = [:]
     /// Events worth a warning, e.g. an interval that could not be reconciled.
     var notes: [String] = []
+    /// The process CPU seconds the estimate read, so that a window's CPU time and its
+    /// estimated energy come from one sample; nil for meters that do not read it.
+    var cpuSeconds: Double?
 }
 
 /// A source of cumulative energy per domain. Used only under the tracker's lock.
@@ -114,7 +117,8 @@ final class EstimateMeter: EnergyMeter {
         ramJoules += RAMPowerModel.wattsPerGigabyte * (lastResidentBytes + resident) / 2 / 1e9 * max(0, now - lastTime)
         lastTime = now
         lastResidentBytes = resident
-        return MeterReading(joules: ["cpu": cpuModel.joules(cpuSeconds: cpuSeconds - startCPUSeconds), "ram": ramJoules])
+        return MeterReading(joules: ["cpu": cpuModel.joules(cpuSeconds: cpuSeconds - startCPUSeconds), "ram": ramJoules],
+                            cpuSeconds: cpuSeconds)
     }
 
     func track(childProcess pid: Int32) {

@@ -23,10 +23,19 @@ final class FailingReader: PowercapFileReader {
     func isDirectory(_ path: String) -> Bool { system.isDirectory(path) }
 }
 
-/// Serves `energy_uj` of chosen zones from the clock: each counter advances at a known power,
+/// A clock that moves only when told: `advance`, or a `sleep` on it (the idle baseline).
+final class ManualClock: FootprintClock {
+    private let now = Mutex<Double>(1_000)
+
+    func monotonicSeconds() -> Double { now.withLock { $0 } }
+    func sleep(seconds: Double) { advance(seconds) }
+    func advance(_ seconds: Double) { now.withLock { $0 += seconds } }
+}
+
+/// Serves `energy_uj` of chosen zones from a clock: each counter advances at a known power,
 /// continuously, modulo its range, whenever it is read; other files come from the tree.
-/// Unlike a writer thread it is never stale when the machine is busy, so energy can be
-/// checked against power x time to well within 1 %.
+/// On a `ManualClock` shared with the tracker, energy is power x time to the microjoule
+/// whatever else the machine is doing.
 final class ClockedCounterReader: PowercapFileReader {
     struct Counter: Sendable {
         var watts: Double
@@ -35,22 +44,53 @@ final class ClockedCounterReader: PowercapFileReader {
     }
 
     private let counters: [String: Counter]
-    private let start = ProcessUsage.monotonicSeconds()
+    private let clock: any FootprintClock
+    private let start: Double
     private let system = SystemPowercapFileReader()
 
-    /// `counters` maps a zone folder (as listed under the root) to its counter.
-    init(tree: FakePowercapTree, counters: [String: Counter]) {
+    /// `counters` maps a zone folder (as listed under the root) to its counter; two folders
+    /// may share one counter's settings to serve a mirror.
+    init(tree: FakePowercapTree, clock: any FootprintClock, counters: [String: Counter]) {
         var byPath: [String: Counter] = [:]
         for (relative, counter) in counters {
             byPath[(SystemPowercapFileReader().resolvedPath(tree.root + "/" + relative) ?? "") + "/energy_uj"] = counter
         }
         self.counters = byPath
+        self.clock = clock
+        start = clock.monotonicSeconds()
     }
 
     func contents(ofFile path: String) throws(PowercapReadError) -> String {
         guard let counter = counters[path] else { return try system.contents(ofFile: path) }
-        let energy = counter.startMicrojoules + counter.watts * (ProcessUsage.monotonicSeconds() - start) * 1e6
+        let energy = counter.startMicrojoules + counter.watts * (clock.monotonicSeconds() - start) * 1e6
         return "\(UInt64(energy.truncatingRemainder(dividingBy: counter.maxRange)))\n"
+    }
+
+    func entries(ofDirectory path: String) -> [String] { system.entries(ofDirectory: path) }
+    func resolvedPath(_ path: String) -> String? { system.resolvedPath(path) }
+    func isDirectory(_ path: String) -> Bool { system.isDirectory(path) }
+}
+
+/// One `energy_uj` that advances by a fixed step at every read of it, whoever reads it: a
+/// window's energy is then exactly one step per read it saw after its first.
+final class SteppingCounterReader: PowercapFileReader {
+    private let path: String
+    private let stepMicrojoules: UInt64
+    private let value = Mutex<UInt64>(0)
+    private let system = SystemPowercapFileReader()
+
+    init(tree: FakePowercapTree, zone: String, stepMicrojoules: UInt64) {
+        path = (SystemPowercapFileReader().resolvedPath(tree.root + "/" + zone) ?? "") + "/energy_uj"
+        self.stepMicrojoules = stepMicrojoules
+    }
+
+    func contents(ofFile path: String) throws(PowercapReadError) -> String {
+        guard path == self.path else { return try system.contents(ofFile: path) }
+        let current = value.withLock { value in
+            defer { value += stepMicrojoules }
+            return value
+        }
+        return "\(current)\n"
     }
 
     func entries(ofDirectory path: String) -> [String] { system.entries(ofDirectory: path) }
