@@ -92,7 +92,8 @@ public final class EnergyTracker: Sendable {
     public init(configuration: FootprintConfiguration) {
         self.configuration = configuration
         clock = configuration.clock
-        let inventory = PowercapInventory.discover(root: configuration.powercapRoot, reader: configuration.reader)
+        let inventory = PowercapInventory.discover(root: configuration.powercapRoot, reader: configuration.reader,
+                                                   clock: configuration.clock)
         self.inventory = inventory
         let fallback = Self.fallbackReason(inventory)
         // The TDP table (5,000 rows) is only loaded when the estimate is needed.

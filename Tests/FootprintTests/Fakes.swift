@@ -62,7 +62,8 @@ final class ClockedCounterReader: PowercapFileReader {
 
     func contents(ofFile path: String) throws(PowercapReadError) -> String {
         guard let counter = counters[path] else { return try system.contents(ofFile: path) }
-        let energy = counter.startMicrojoules + counter.watts * (clock.monotonicSeconds() - start) * 1e6
+        // Rounded to the microjoule, so that steps of the clock give whole, repeatable deltas.
+        let energy = (counter.startMicrojoules + counter.watts * (clock.monotonicSeconds() - start) * 1e6).rounded()
         return "\(UInt64(energy.truncatingRemainder(dividingBy: counter.maxRange)))\n"
     }
 
