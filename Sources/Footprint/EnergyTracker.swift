@@ -13,6 +13,10 @@ public struct FootprintConfiguration: Sendable {
     public var host: HostInfo
     /// Where windows, the sampler and the mirror check take their time from.
     public var clock: any FootprintClock
+    /// GPUs to measure through NVML; nil: those `CUDA_VISIBLE_DEVICES` lists, else all.
+    public var gpus: GPUSelection?
+    /// The NVML library to open (tests name a fake by path).
+    var nvmlLibrary = GPUInventory.nvmlLibraryName
     /// False leaves the background sampler thread out: reads happen only at window boundaries,
     /// start, stop and `sample()` calls (tests place every read themselves).
     var backgroundSampling = true
@@ -21,13 +25,14 @@ public struct FootprintConfiguration: Sendable {
 
     public init(powercapRoot: String? = nil, sampleIntervalSeconds: Double? = nil, cpuTDPWatts: Double? = nil,
                 reader: any PowercapFileReader = SystemPowercapFileReader(), host: HostInfo = .current(),
-                clock: any FootprintClock = SystemClock()) {
+                clock: any FootprintClock = SystemClock(), gpus: GPUSelection? = nil) {
         self.powercapRoot = PowercapInventory.resolveRoot(powercapRoot)
         self.sampleIntervalSeconds = sampleIntervalSeconds
         self.cpuTDPWatts = cpuTDPWatts
         self.reader = reader
         self.host = host
         self.clock = clock
+        self.gpus = gpus
     }
 }
 
@@ -46,6 +51,11 @@ public struct FootprintConfiguration: Sendable {
 public final class EnergyTracker: Sendable {
     public let configuration: FootprintConfiguration
     public let inventory: PowercapInventory
+    /// The GPUs NVML lists and which of them are measured; their domains (`gpu-N`) are added to
+    /// the total beside package and dram, or beside the estimate's cpu and ram.
+    public let gpus: GPUInventory
+    /// How the CPU side is measured: RAPL or the estimate (each domain's own source is in
+    /// `provenance.domainSources`).
     public let source: EnergySource
     /// The interval the sampler runs at (the requested one, shortened for fast-wrapping counters).
     public let sampleIntervalSeconds: Double
@@ -68,6 +78,7 @@ public final class EnergyTracker: Sendable {
 
     struct State {
         var meter: any EnergyMeter
+        var source: EnergySource
         var started = false
         var stopped = false
         var startMonotonic = 0.0
@@ -102,7 +113,7 @@ public final class EnergyTracker: Sendable {
         var warnings: [String] = []
         let requested = configuration.sampleIntervalSeconds ?? FootprintConfiguration.defaultSampleIntervalSeconds
         let now = clock.monotonicSeconds()
-        let meter: any EnergyMeter
+        var meter: any EnergyMeter
         if let reason = fallback {
             warnings.append(reason)
             meter = EstimateMeter(cpuModel: cpuModel, startMonotonic: now)
@@ -119,8 +130,11 @@ public final class EnergyTracker: Sendable {
                 warnings.append("\(zone.path)/max_energy_range_uj missing or unreadable: a wrap of \(zone.domain) cannot be corrected and is reported as a missing interval")
             }
         }
+        gpus = GPUInventory.discover(selection: configuration.gpus, libraryName: configuration.nvmlLibrary)
+        warnings += gpus.warnings
+        if let gpuMeter = GPUMeter(inventory: gpus) { meter = CombinedMeter([meter, gpuMeter]) }
         startupWarnings = warnings
-        var initial = State(meter: meter)
+        var initial = State(meter: meter, source: source)
         initial.warnings = warnings
         state = Mutex(initial)
     }
@@ -272,13 +286,14 @@ public final class EnergyTracker: Sendable {
             }
             return EnergyMeasurement(
                 name: name, startedAt: window.startDate, durationSeconds: duration, energyJoules: total,
-                domainJoules: domainJoules, countedDomains: counted, source: state.meter.source,
+                domainJoules: domainJoules, countedDomains: counted, source: state.source,
                 method: state.meter.method, warnings: warnings,
                 sampleCount: state.readCount - window.readCount,
                 missingSampleCount: state.missingSamples - window.missingCount,
                 cpuSeconds: max(0, (reading?.cpuSeconds ?? ProcessUsage.cpuSeconds(children: state.children)) - window.cpuSeconds),
                 logicalCPUs: configuration.host.cpuCount,
-                energyAboveIdleJoules: state.idle.map { total - $0.powerWatts * duration })
+                energyAboveIdleJoules: state.idle.map { total - $0.powerWatts * duration },
+                domainSources: state.meter.domainSources)
         }
     }
 
@@ -336,7 +351,10 @@ public final class EnergyTracker: Sendable {
                 breakdownDomains: source == .rapl ? inventory.sampledZones.filter { $0.role == .breakdown }.map(\.domain) : [],
                 besideDomains: source == .rapl ? inventory.sampledZones.filter { $0.role == .beside }.map(\.domain) : [],
                 sampleIntervalSeconds: sampleIntervalSeconds, warnings: state.warnings, method: state.meter.method,
-                samplerOverhead: overhead, missingSamples: state.missingSamples)
+                samplerOverhead: overhead, missingSamples: state.missingSamples,
+                domainSources: state.meter.domainSources.mapValues(\.rawValue),
+                gpus: gpus.measuredDevices.map { GPURecord(index: $0.index, name: $0.name ?? "GPU \($0.index)", domain: $0.domain,
+                                                           method: $0.method?.rawValue ?? "") })
         }
     }
 
@@ -374,7 +392,7 @@ public final class EnergyTracker: Sendable {
         let total: Double? = counted.allSatisfy { watts[$0] != nil } ? counted.compactMap { watts[$0] }.reduce(0, +) : nil
         state.samples.append(PowerSample(
             timestamp: state.startDate.addingTimeInterval(now - state.startMonotonic),
-            elapsedSeconds: now - state.startMonotonic, watts: watts, totalWatts: total, source: state.meter.source))
+            elapsedSeconds: now - state.startMonotonic, watts: watts, totalWatts: total, source: state.source))
         return reading
     }
 }

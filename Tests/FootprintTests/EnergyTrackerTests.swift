@@ -3,15 +3,9 @@ import Testing
 @testable import Footprint
 
 @Suite struct EnergyTrackerTests {
-    /// A tracker on `tree`. With a manual clock there is no background sampler: the test places
-    /// every read (window boundaries, `sample()`) and moves time itself, so nothing depends on
-    /// how busy the machine is.
     func tracker(_ tree: FakePowercapTree, reader: any PowercapFileReader = SystemPowercapFileReader(),
                  interval: Double? = nil, clock: ManualClock? = nil) -> EnergyTracker {
-        var configuration = FootprintConfiguration(powercapRoot: tree.root, sampleIntervalSeconds: interval,
-                                                   reader: reader, host: testHost, clock: clock ?? SystemClock())
-        configuration.backgroundSampling = clock == nil
-        return EnergyTracker(configuration: configuration)
+        testTracker(root: tree.root, reader: reader, interval: interval, clock: clock)
     }
 
     @Test func knownPower_measuredExactly_throughWraps() throws {
@@ -134,8 +128,7 @@ import Testing
         let tree = try FakePowercapTree()
         try tree.addZone("intel-rapl/intel-rapl:0", name: "package-0", energy: "0")
         let reader = SteppingCounterReader(tree: tree, zone: "intel-rapl/intel-rapl:0", stepMicrojoules: 500_000)
-        let tracker = EnergyTracker(configuration: FootprintConfiguration(powercapRoot: tree.root, sampleIntervalSeconds: 0.001,
-                                                                          reader: reader, host: testHost))
+        let tracker = testTracker(root: tree.root, reader: reader, interval: 0.001)
         try tracker.beginWindow("outer")
         var windows = 0
         var uneven: [String] = []
@@ -152,7 +145,7 @@ import Testing
     }
 
     @Test func noPowercap_estimateIsLabelledWithWarningAndMethod() throws {
-        let tracker = EnergyTracker(configuration: FootprintConfiguration(powercapRoot: "/nonexistent/powercap", cpuTDPWatts: 100, host: testHost))
+        let tracker = testTracker(root: "/nonexistent/powercap", cpuTDPWatts: 100)
         #expect(tracker.source == .estimate)
         let (_, measurement) = try tracker.measure("burn") { burnCPU(seconds: 0.2) }
         tracker.stop()
@@ -171,7 +164,7 @@ import Testing
     }
 
     @Test func windows_nestAndRejectMisuse() throws {
-        let tracker = EnergyTracker(configuration: FootprintConfiguration(powercapRoot: "/nonexistent", host: testHost))
+        let tracker = testTracker(root: "/nonexistent")
         try tracker.beginWindow("a")
         #expect(throws: FootprintError.windowMisuse(name: "a", reason: "already open")) { try tracker.beginWindow("a") }
         #expect(throws: FootprintError.windowMisuse(name: "b", reason: "not open")) { try tracker.endWindow("b") }
@@ -226,9 +219,7 @@ struct FailedReadScenario {
         let energyFile = tree.root + "/intel-rapl/intel-rapl:0/energy_uj"
         let reader = FailingReader()
         let clock = ManualClock()
-        var configuration = FootprintConfiguration(powercapRoot: tree.root, reader: reader, host: testHost, clock: clock)
-        configuration.backgroundSampling = false
-        let tracker = EnergyTracker(configuration: configuration)
+        let tracker = testTracker(root: tree.root, reader: reader, clock: clock)
         var phase: EnergyMeasurement?
         let steps: [() throws -> Void] = [
             { try tracker.beginWindow("epoch") },                               // 0: reads 1 J

@@ -99,5 +99,21 @@ final class SteppingCounterReader: PowercapFileReader {
     func isDirectory(_ path: String) -> Bool { system.isDirectory(path) }
 }
 
+/// A tracker for these tests on the powercap tree at `root`. The machine's own GPUs never join
+/// in: GPUs are measured only through a fake NVML given by path (`nvmlLibrary`, all its GPUs
+/// unless `gpus` says otherwise). With a manual clock there is no background sampler: the test
+/// places every read (window boundaries, `sample()`) and moves time itself, so nothing depends
+/// on how busy the machine is.
+func testTracker(root: String, reader: any PowercapFileReader = SystemPowercapFileReader(), interval: Double? = nil,
+                 cpuTDPWatts: Double? = nil, clock: ManualClock? = nil, nvmlLibrary: String? = nil,
+                 gpus: GPUSelection = .all) -> EnergyTracker {
+    var configuration = FootprintConfiguration(powercapRoot: root, sampleIntervalSeconds: interval, cpuTDPWatts: cpuTDPWatts,
+                                               reader: reader, host: testHost, clock: clock ?? SystemClock(),
+                                               gpus: nvmlLibrary == nil ? GPUSelection.indices([]) : gpus)
+    configuration.backgroundSampling = clock == nil
+    if let nvmlLibrary { configuration.nvmlLibrary = nvmlLibrary }
+    return EnergyTracker(configuration: configuration)
+}
+
 /// The machine the run records and trackers of these tests describe.
 let testHost = HostInfo(hostname: "test", os: "Debian 12", cpuModel: "AMD EPYC", cpuCount: 2, sockets: 1, ramTotalGB: 24)

@@ -66,9 +66,7 @@ import Reports
         #expect(check.verdict.contains("distinct counters"))
         #expect(PowercapProbe(inventory: inventory).rendered().contains("intel-rapl:1:1 against intel-rapl:0:1: 460000/400000"))
 
-        var configuration = FootprintConfiguration(powercapRoot: tree.root, reader: reader, host: testHost, clock: clock)
-        configuration.backgroundSampling = false
-        let tracker = EnergyTracker(configuration: configuration)
+        let tracker = testTracker(root: tree.root, reader: reader, clock: clock)
         let (_, window) = try tracker.measure("epoch") { clock.advance(2) }
         tracker.stop()
         // The packages are static files here; the two DRAM counters give 40 J + 46 J.
@@ -125,7 +123,7 @@ import Reports
         #expect(inventory.zones[0].role == .unreadable)
         #expect(inventory.zones[0].initialEnergyMicrojoules == nil)
         #expect(!inventory.isUsable)
-        let tracker = EnergyTracker(configuration: FootprintConfiguration(powercapRoot: tree.root, host: testHost))
+        let tracker = testTracker(root: tree.root)
         #expect(tracker.source == .estimate)
         #expect(tracker.startupWarnings.contains { $0.contains("no readable package") })
     }
@@ -137,7 +135,7 @@ import Reports
         let inventory = PowercapInventory.discover(root: tree.root)
         #expect(inventory.countedZones.count == 2)
         #expect(inventory.zones.allSatisfy { $0.wrapSeconds == nil })
-        let tracker = EnergyTracker(configuration: FootprintConfiguration(powercapRoot: tree.root, host: testHost))
+        let tracker = testTracker(root: tree.root)
         #expect(tracker.source == .rapl)
         #expect(tracker.startupWarnings.contains { $0.contains("max_energy_range_uj missing") })
     }
