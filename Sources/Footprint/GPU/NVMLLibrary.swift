@@ -4,18 +4,18 @@ import Glibc
 #endif
 
 /// An NVML call that did not succeed: its `nvmlReturn_t` and NVML's own words for it.
-public struct NVMLError: Error, Equatable, Sendable, CustomStringConvertible {
-    public var code: Int32
-    public var message: String
+struct NVMLError: Error, Equatable, Sendable, CustomStringConvertible {
+    var code: Int32
+    var message: String
 
-    public var description: String { "\(message) (NVML error \(code))" }
-    public var isNotSupported: Bool { code == NVMLLibrary.notSupported }
+    var description: String { "\(message) (NVML error \(code))" }
+    var isNotSupported: Bool { code == NVMLLibrary.notSupported }
 }
 
 /// Why NVML cannot be used on this machine: no library, a library without a symbol fmctl
 /// needs, or an `nvmlInit_v2` that failed (no driver loaded, no GPU).
-public struct NVMLUnavailable: Error, Equatable, Sendable, CustomStringConvertible {
-    public var description: String
+struct NVMLUnavailable: Error, Equatable, Sendable, CustomStringConvertible {
+    var description: String
 }
 
 /// NVML (`libnvidia-ml.so.1`, the NVIDIA driver's management library), opened with `dlopen` at
