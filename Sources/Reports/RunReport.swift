@@ -161,10 +161,12 @@ public enum RunReport {
         return parts.joined(separator: ", ")
     }
 
-    /// The footprint part of a Keras-style progress line: ` - energy: 1234 J (rapl) - co2e: 0.163 g`.
-    public static func progressSuffix(_ epoch: EpochRecord) -> String {
+    /// The footprint part of a Keras-style progress line: ` - energy: 1234 J (rapl) - co2e: 0.163 g`;
+    /// with the run's `measurement`, the label names every source, e.g. `(rapl + nvml)`.
+    public static func progressSuffix(_ epoch: EpochRecord, measurement: MeasurementProvenance? = nil) -> String {
         guard let joules = epoch.energyJoules else { return "" }
-        var text = " - energy: \(figure(joules)) J (\(epoch.source?.rawValue ?? "?")) - co2e: \(figure(epoch.co2eGrams)) g"
+        let source = measurement?.sourceLabel ?? epoch.source?.rawValue ?? "?"
+        var text = " - energy: \(figure(joules)) J (\(source)) - co2e: \(figure(epoch.co2eGrams)) g"
         if let forecast = epoch.forecast {
             text += " - run forecast: \(figure(forecast.energyKWh)) kWh [\(figure(forecast.energyKWhLow))-\(figure(forecast.energyKWhHigh))]"
         }

@@ -87,6 +87,7 @@ import Testing
         let result = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "2", "--threads", "1",
                                     "--gpus", "1", "--sample-interval", "30", "--run-dir", "run"], in: work.path, environment: environment)
         expectSuccess(result)
+        #expect(result.stdout.contains(" J (estimate + nvml) - co2e: "), "\(result.stdout)")
         let run = try work.json("run/run.json")
         #expect((run["measurement"] as? [String: Any])?["domains"] as? [String] == ["cpu", "ram", "gpu-1"])
         let epochs = run["epochs"] as? [[String: Any]] ?? []
