@@ -15,18 +15,41 @@ public enum EnergyCounter {
         let (sum, overflow) = toTop.addingReportingOverflow(current)
         return overflow ? nil : sum
     }
+
+    /// Units between two readings of a 64-bit counter that counts modulo 2^64, as NVML's total
+    /// energy (mJ) does: exact across one wrap. A counter that restarted (the driver was
+    /// reloaded) looks like a wrap to a huge delta, which the plausibility bound refuses.
+    public static func deltaModulo64(previous: UInt64, current: UInt64) -> UInt64 {
+        current &- previous
+    }
 }
 
 /// The running total of one counter, fed by successive readings.
 struct CounterAccumulator: Sendable {
-    let maxRange: UInt64?
+    /// How the counter starts again from zero.
+    enum Wrap: Sendable, Equatable {
+        /// After `max_energy_range_uj` (RAPL); nil when the range is unknown.
+        case atRange(UInt64?)
+        /// Modulo 2^64 (NVML).
+        case modulo64
+    }
+
+    let wrap: Wrap
+    /// Microjoules per counter unit: 1 for RAPL's µJ, 1000 for NVML's mJ.
+    let microjoulesPerUnit: Double
     private(set) var lastRaw: UInt64?
     private(set) var totalMicrojoules: Double = 0
     private(set) var wraps = 0
 
-    init(maxRange: UInt64?, initial: UInt64?) {
-        self.maxRange = maxRange
+    init(wrap: Wrap, microjoulesPerUnit: Double = 1, initial: UInt64?) {
+        self.wrap = wrap
+        self.microjoulesPerUnit = microjoulesPerUnit
         self.lastRaw = initial
+    }
+
+    /// A RAPL counter in microjoules.
+    init(maxRange: UInt64?, initial: UInt64?) {
+        self.init(wrap: .atRange(maxRange), initial: initial)
     }
 
     enum Update: Equatable { case advanced, wrapped, unreconcilable, first }
@@ -38,14 +61,17 @@ struct CounterAccumulator: Sendable {
             lastRaw = raw
             return .first
         }
-        guard let delta = EnergyCounter.deltaMicrojoules(previous: previous, current: raw, maxRange: maxRange),
-              Double(delta) <= plausibleMaxMicrojoules else {
+        let delta: UInt64? = switch wrap {
+        case let .atRange(maxRange): EnergyCounter.deltaMicrojoules(previous: previous, current: raw, maxRange: maxRange)
+        case .modulo64: EnergyCounter.deltaModulo64(previous: previous, current: raw)
+        }
+        guard let delta, Double(delta) * microjoulesPerUnit <= plausibleMaxMicrojoules else {
             // Start again from this reading; the interval is lost and reported, never zeroed.
             lastRaw = raw
             return .unreconcilable
         }
         lastRaw = raw
-        totalMicrojoules += Double(delta)
+        totalMicrojoules += Double(delta) * microjoulesPerUnit
         if raw < previous {
             wraps += 1
             return .wrapped

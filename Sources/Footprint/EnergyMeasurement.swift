@@ -10,6 +10,7 @@ public struct EnergyMeasurement: Codable, Sendable, Equatable {
     /// Joules of every domain read, including breakdown (core, uncore) and beside (psys) ones.
     public var domainJoules: [String: Double]
     public var countedDomains: [String]
+    /// How the CPU side was measured (RAPL or the estimate).
     public var source: EnergySource
     public var method: String
     public var warnings: [String]
@@ -22,6 +23,8 @@ public struct EnergyMeasurement: Codable, Sendable, Equatable {
     public var logicalCPUs: Int
     /// `energyJoules` less the idle baseline's power x duration; nil without a baseline.
     public var energyAboveIdleJoules: Double?
+    /// How each domain was obtained: `rapl`, `estimate`, `nvml`, `sampled power`.
+    public var domainSources: [String: DomainSource] = [:]
 
     public var energyKWh: Double { energyJoules / EnergyUnits.joulesPerKWh }
     public var averagePowerWatts: Double { durationSeconds > 0 ? energyJoules / durationSeconds : 0 }
@@ -36,6 +39,10 @@ public struct EnergyMeasurement: Codable, Sendable, Equatable {
     /// Joules of the memory domains (dram, or the estimate's ram).
     public var ramJoules: Double {
         countedDomains.filter { $0.hasPrefix("dram") || $0 == "ram" }.compactMap { domainJoules[$0] }.reduce(0, +)
+    }
+    /// Joules of the GPU domains (gpu-N).
+    public var gpuJoules: Double {
+        countedDomains.filter(MeasurementProvenance.isGPUDomain).compactMap { domainJoules[$0] }.reduce(0, +)
     }
 }
 
@@ -72,8 +79,27 @@ public struct IdleBaseline: Codable, Sendable, Equatable {
     }
 }
 
+/// A GPU a run measured (run.json `measurement.gpus`).
+public struct GPURecord: Codable, Sendable, Equatable {
+    /// NVML's index.
+    public var index: Int
+    public var name: String
+    /// `gpu-N`.
+    public var domain: String
+    /// `energy counter` or `sampled power`.
+    public var method: String
+
+    public init(index: Int, name: String, domain: String, method: String) {
+        self.index = index
+        self.name = name
+        self.domain = domain
+        self.method = method
+    }
+}
+
 /// Where every figure of a run came from (run.json `measurement`).
 public struct MeasurementProvenance: Codable, Sendable, Equatable {
+    /// How the CPU side was measured: `rapl` or `estimate`.
     public var source: EnergySource
     /// Domains summed into the total.
     public var domains: [String]
@@ -87,17 +113,22 @@ public struct MeasurementProvenance: Codable, Sendable, Equatable {
     /// CPU time of the sampler thread / wall time (a fraction of one CPU).
     public var samplerOverhead: Double
     public var missingSamples: Int
+    /// Domain -> how it was obtained (`DomainSource`'s raw values); empty in runs recorded
+    /// before GPUs were measured, whose every domain has `source`.
+    public var domainSources: [String: String]
+    /// The GPUs measured.
+    public var gpus: [GPURecord]
 
     enum CodingKeys: String, CodingKey {
-        case source, domains, warnings, method
+        case source, domains, warnings, method, gpus
         case breakdownDomains = "breakdown_domains", besideDomains = "beside_domains"
         case sampleIntervalSeconds = "sample_interval_s", samplerOverhead = "sampler_overhead"
-        case missingSamples = "missing_samples"
+        case missingSamples = "missing_samples", domainSources = "domain_sources"
     }
 
     public init(source: EnergySource, domains: [String], breakdownDomains: [String] = [], besideDomains: [String] = [],
                 sampleIntervalSeconds: Double, warnings: [String], method: String, samplerOverhead: Double = 0,
-                missingSamples: Int = 0) {
+                missingSamples: Int = 0, domainSources: [String: String] = [:], gpus: [GPURecord] = []) {
         self.source = source
         self.domains = domains
         self.breakdownDomains = breakdownDomains
@@ -107,5 +138,53 @@ public struct MeasurementProvenance: Codable, Sendable, Equatable {
         self.method = method
         self.samplerOverhead = samplerOverhead
         self.missingSamples = missingSamples
+        self.domainSources = domainSources
+        self.gpus = gpus
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(source: try values.decode(EnergySource.self, forKey: .source),
+                  domains: try values.decode([String].self, forKey: .domains),
+                  breakdownDomains: try values.decode([String].self, forKey: .breakdownDomains),
+                  besideDomains: try values.decode([String].self, forKey: .besideDomains),
+                  sampleIntervalSeconds: try values.decode(Double.self, forKey: .sampleIntervalSeconds),
+                  warnings: try values.decode([String].self, forKey: .warnings),
+                  method: try values.decode(String.self, forKey: .method),
+                  samplerOverhead: try values.decode(Double.self, forKey: .samplerOverhead),
+                  missingSamples: try values.decode(Int.self, forKey: .missingSamples),
+                  domainSources: try values.decodeIfPresent([String: String].self, forKey: .domainSources) ?? [:],
+                  gpus: try values.decodeIfPresent([GPURecord].self, forKey: .gpus) ?? [])
+    }
+
+    /// A GPU domain: `gpu-0`, `gpu-1`, ...
+    public static func isGPUDomain(_ domain: String) -> Bool { domain.hasPrefix("gpu-") }
+
+    /// How `domain` was obtained: its recorded source, else the run's.
+    public func source(of domain: String) -> String { domainSources[domain] ?? source.rawValue }
+
+    /// Counted domains obtained by measurement (RAPL, NVML) and by the estimate.
+    public var measuredDomains: [String] { domains.filter { source(of: $0) != DomainSource.estimate.rawValue } }
+    public var estimatedDomains: [String] { domains.filter { source(of: $0) == DomainSource.estimate.rawValue } }
+
+    /// `rapl`, `estimate`, or with GPUs e.g. `rapl + nvml`: the distinct sources of the
+    /// counted domains, in order.
+    public var sourceLabel: String {
+        var labels: [String] = []
+        for domain in domains where !labels.contains(source(of: domain)) { labels.append(source(of: domain)) }
+        return labels.isEmpty ? source.rawValue : labels.joined(separator: " + ")
+    }
+
+    /// The counted domains, `package-0 + dram-0`; with more than one source, grouped by it:
+    /// `package-0 + dram-0 (rapl), gpu-0 (nvml)`.
+    public var domainsBySource: String {
+        guard Set(domains.map(source(of:))).count > 1 else { return domains.joined(separator: " + ") }
+        var groups: [(source: String, domains: [String])] = []
+        for domain in domains {
+            let source = source(of: domain)
+            if let last = groups.indices.last, groups[last].source == source { groups[last].domains.append(domain) }
+            else { groups.append((source, [domain])) }
+        }
+        return groups.map { "\($0.domains.joined(separator: " + ")) (\($0.source))" }.joined(separator: ", ")
     }
 }

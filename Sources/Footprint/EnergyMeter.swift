@@ -8,6 +8,21 @@ public enum EnergySource: String, Codable, Sendable {
     case estimate
 }
 
+/// How one domain's energy is obtained (`measurement.domain_sources`).
+public enum DomainSource: String, Codable, Sendable {
+    /// RAPL counter deltas (package, dram, core, uncore, psys).
+    case rapl
+    /// The CPU and RAM model (cpu, ram).
+    case estimate
+    /// NVML's GPU energy counter, read at every window boundary.
+    case nvml
+    /// NVML's GPU power readings integrated between reads.
+    case sampledPower = "sampled power"
+
+    /// Everything but the estimate is a measurement.
+    public var isMeasured: Bool { self != .estimate }
+}
+
 /// One read of every domain: cumulative joules since the meter started. A domain whose read
 /// failed is absent (a missing sample), never zero.
 struct MeterReading {
@@ -16,15 +31,20 @@ struct MeterReading {
     var failures: [String: String] = [:]
     /// Events worth a warning, e.g. an interval that could not be reconciled.
     var notes: [String] = []
+    /// The process CPU seconds the estimate read, so that a window's CPU time and its
+    /// estimated energy come from one sample; nil for meters that do not read it.
+    var cpuSeconds: Double?
 }
 
-/// A source of cumulative energy per domain. Used only under the tracker's lock.
+/// A source of cumulative energy per domain: RAPL or the estimate for the CPU side, NVML for
+/// GPUs, or several of them read together. Used only under the tracker's lock.
 protocol EnergyMeter: AnyObject {
-    var source: EnergySource { get }
     /// Every domain the meter reports, counted ones first.
     var domains: [String] { get }
     /// Domains whose sum is the total.
     var countedDomains: [String] { get }
+    /// How each domain is obtained.
+    var domainSources: [String: DomainSource] { get }
     var method: String { get }
     func read(monotonicSeconds: Double) -> MeterReading
     /// Processes (besides this one) whose usage the estimate includes.
@@ -33,13 +53,13 @@ protocol EnergyMeter: AnyObject {
 
 /// Reads RAPL counters of the sampled zones and accumulates them through wraps.
 final class RAPLMeter: EnergyMeter {
-    let source = EnergySource.rapl
     let zones: [PowercapZone]
     let reader: any PowercapFileReader
     private var accumulators: [CounterAccumulator]
     private var lastGoodRead: [Double?]
     let domains: [String]
     let countedDomains: [String]
+    let domainSources: [String: DomainSource]
     let method: String
 
     init(inventory: PowercapInventory, reader: any PowercapFileReader, startMonotonic: Double) {
@@ -49,6 +69,7 @@ final class RAPLMeter: EnergyMeter {
         lastGoodRead = zones.map { _ in nil }
         domains = zones.map(\.domain)
         countedDomains = zones.filter { $0.role == .counted }.map(\.domain)
+        domainSources = Dictionary(uniqueKeysWithValues: domains.map { ($0, .rapl) })
         method = "RAPL energy counters (powercap \(inventory.root)): counter deltas with wrap correction; total = "
             + (countedDomains.isEmpty ? "none" : countedDomains.joined(separator: " + "))
     }
@@ -84,9 +105,9 @@ final class RAPLMeter: EnergyMeter {
 
 /// The estimate: CPU from TDP x utilisation, RAM from resident memory.
 final class EstimateMeter: EnergyMeter {
-    let source = EnergySource.estimate
     let domains = ["cpu", "ram"]
     let countedDomains = ["cpu", "ram"]
+    let domainSources: [String: DomainSource] = ["cpu": .estimate, "ram": .estimate]
     let cpuModel: CPUPowerModel
     private var children: [Int32] = []
     private var startCPUSeconds: Double
@@ -114,10 +135,44 @@ final class EstimateMeter: EnergyMeter {
         ramJoules += RAMPowerModel.wattsPerGigabyte * (lastResidentBytes + resident) / 2 / 1e9 * max(0, now - lastTime)
         lastTime = now
         lastResidentBytes = resident
-        return MeterReading(joules: ["cpu": cpuModel.joules(cpuSeconds: cpuSeconds - startCPUSeconds), "ram": ramJoules])
+        return MeterReading(joules: ["cpu": cpuModel.joules(cpuSeconds: cpuSeconds - startCPUSeconds), "ram": ramJoules],
+                            cpuSeconds: cpuSeconds)
     }
 
     func track(childProcess pid: Int32) {
         if !children.contains(pid) { children.append(pid) }
+    }
+}
+
+/// Meters read together as one: the CPU side (RAPL or the estimate) and the GPUs. Counted
+/// domains of every part come first, then the rest.
+final class CombinedMeter: EnergyMeter {
+    let parts: [any EnergyMeter]
+    let domains: [String]
+    let countedDomains: [String]
+    let domainSources: [String: DomainSource]
+    let method: String
+
+    init(_ parts: [any EnergyMeter]) {
+        self.parts = parts
+        let counted = parts.flatMap(\.countedDomains)
+        countedDomains = counted
+        domains = counted + parts.flatMap(\.domains).filter { !counted.contains($0) }
+        domainSources = parts.reduce(into: [:]) { sources, part in sources.merge(part.domainSources) { first, _ in first } }
+        method = parts.map(\.method).joined(separator: "; ")
+    }
+
+    func read(monotonicSeconds now: Double) -> MeterReading {
+        parts.reduce(into: MeterReading()) { reading, part in
+            let partReading = part.read(monotonicSeconds: now)
+            reading.joules.merge(partReading.joules) { first, _ in first }
+            reading.failures.merge(partReading.failures) { first, _ in first }
+            reading.notes += partReading.notes
+            reading.cpuSeconds = reading.cpuSeconds ?? partReading.cpuSeconds
+        }
+    }
+
+    func track(childProcess pid: Int32) {
+        for part in parts { part.track(childProcess: pid) }
     }
 }

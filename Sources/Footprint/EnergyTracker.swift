@@ -11,16 +11,28 @@ public struct FootprintConfiguration: Sendable {
     public var cpuTDPWatts: Double?
     public var reader: any PowercapFileReader
     public var host: HostInfo
+    /// Where windows, the sampler and the mirror check take their time from.
+    public var clock: any FootprintClock
+    /// GPUs to measure through NVML; nil: those `CUDA_VISIBLE_DEVICES` lists, else all.
+    public var gpus: GPUSelection?
+    /// The NVML library to open (tests name a fake by path).
+    var nvmlLibrary = GPUInventory.nvmlLibraryName
+    /// False leaves the background sampler thread out: reads happen only at window boundaries,
+    /// start, stop and `sample()` calls (tests place every read themselves).
+    var backgroundSampling = true
 
     public static let defaultSampleIntervalSeconds = 1.0
 
     public init(powercapRoot: String? = nil, sampleIntervalSeconds: Double? = nil, cpuTDPWatts: Double? = nil,
-                reader: any PowercapFileReader = SystemPowercapFileReader(), host: HostInfo = .current()) {
+                reader: any PowercapFileReader = SystemPowercapFileReader(), host: HostInfo = .current(),
+                clock: any FootprintClock = SystemClock(), gpus: GPUSelection? = nil) {
         self.powercapRoot = PowercapInventory.resolveRoot(powercapRoot)
         self.sampleIntervalSeconds = sampleIntervalSeconds
         self.cpuTDPWatts = cpuTDPWatts
         self.reader = reader
         self.host = host
+        self.clock = clock
+        self.gpus = gpus
     }
 }
 
@@ -39,12 +51,18 @@ public struct FootprintConfiguration: Sendable {
 public final class EnergyTracker: Sendable {
     public let configuration: FootprintConfiguration
     public let inventory: PowercapInventory
+    /// The GPUs NVML lists and which of them are measured; their domains (`gpu-N`) are added to
+    /// the total beside package and dram, or beside the estimate's cpu and ram.
+    public let gpus: GPUInventory
+    /// How the CPU side is measured: RAPL or the estimate (each domain's own source is in
+    /// `provenance.domainSources`).
     public let source: EnergySource
     /// The interval the sampler runs at (the requested one, shortened for fast-wrapping counters).
     public let sampleIntervalSeconds: Double
     /// Why the estimate is used, or why the interval changed; shown once at start.
     public let startupWarnings: [String]
     public let cpuModel: CPUPowerModel
+    private let clock: any FootprintClock
 
     private let state: Mutex<State>
     private let signal = SamplerSignal()
@@ -60,11 +78,15 @@ public final class EnergyTracker: Sendable {
 
     struct State {
         var meter: any EnergyMeter
+        var source: EnergySource
         var started = false
         var stopped = false
         var startMonotonic = 0.0
         var startDate = Date()
         var lastJoules: [String: Double] = [:]
+        /// Per domain: the number (`readCount`) of its last good read, to tell whether a window
+        /// saw one.
+        var lastGoodRead: [String: Int] = [:]
         /// Per domain: time and cumulative joules of its last good read, for the timeline.
         var lastPoint: [String: (time: Double, joules: Double)] = [:]
         var readCount = 0
@@ -80,7 +102,9 @@ public final class EnergyTracker: Sendable {
 
     public init(configuration: FootprintConfiguration) {
         self.configuration = configuration
-        let inventory = PowercapInventory.discover(root: configuration.powercapRoot, reader: configuration.reader)
+        clock = configuration.clock
+        let inventory = PowercapInventory.discover(root: configuration.powercapRoot, reader: configuration.reader,
+                                                   clock: configuration.clock)
         self.inventory = inventory
         let fallback = Self.fallbackReason(inventory)
         // The TDP table (5,000 rows) is only loaded when the estimate is needed.
@@ -88,8 +112,8 @@ public final class EnergyTracker: Sendable {
                                          table: fallback == nil ? nil : try? CPUTDPTable.bundled())
         var warnings: [String] = []
         let requested = configuration.sampleIntervalSeconds ?? FootprintConfiguration.defaultSampleIntervalSeconds
-        let now = ProcessUsage.monotonicSeconds()
-        let meter: any EnergyMeter
+        let now = clock.monotonicSeconds()
+        var meter: any EnergyMeter
         if let reason = fallback {
             warnings.append(reason)
             meter = EstimateMeter(cpuModel: cpuModel, startMonotonic: now)
@@ -106,8 +130,11 @@ public final class EnergyTracker: Sendable {
                 warnings.append("\(zone.path)/max_energy_range_uj missing or unreadable: a wrap of \(zone.domain) cannot be corrected and is reported as a missing interval")
             }
         }
+        gpus = GPUInventory.discover(selection: configuration.gpus, libraryName: configuration.nvmlLibrary)
+        warnings += gpus.warnings
+        if let gpuMeter = GPUMeter(inventory: gpus) { meter = CombinedMeter([meter, gpuMeter]) }
         startupWarnings = warnings
-        var initial = State(meter: meter)
+        var initial = State(meter: meter, source: source)
         initial.warnings = warnings
         state = Mutex(initial)
     }
@@ -164,22 +191,20 @@ public final class EnergyTracker: Sendable {
         let begin = state.withLock { state -> Bool in
             guard !state.started else { return false }
             state.started = true
-            state.startMonotonic = ProcessUsage.monotonicSeconds()
+            state.startMonotonic = clock.monotonicSeconds()
             state.startDate = Date()
             Self.performRead(&state, now: state.startMonotonic)
             return true
         }
-        guard begin else { return }
+        guard begin, configuration.backgroundSampling else { return }
         let interval = sampleIntervalSeconds
         let signal = signal
         let thread = Thread { [self] in
             let threadStart = ProcessUsage.threadCPUSeconds()
             while signal.wait(seconds: interval) {
-                state.withLock { state in
-                    guard !state.stopped else { return }
-                    Self.performRead(&state, now: ProcessUsage.monotonicSeconds())
-                    state.samplerCPUSeconds = ProcessUsage.threadCPUSeconds() - threadStart
-                }
+                sample()
+                let cpuSeconds = ProcessUsage.threadCPUSeconds() - threadStart
+                state.withLock { $0.samplerCPUSeconds = cpuSeconds }
             }
             signal.finished()
         }
@@ -187,11 +212,21 @@ public final class EnergyTracker: Sendable {
         thread.start()
     }
 
+    /// One background read, what the sampler thread does at each interval: under the same lock
+    /// as the boundary reads, so a sample falls wholly before or after a window's boundary read
+    /// and its snapshot. Does nothing before `start` or after `stop`.
+    func sample() {
+        state.withLock { state in
+            guard state.started, !state.stopped else { return }
+            Self.performRead(&state, now: clock.monotonicSeconds())
+        }
+    }
+
     /// Stops the sampler (waiting for it) after a last exact read. Open windows can still be ended.
     public func stop() {
         let running = state.withLock { state -> Bool in
             guard state.started, !state.stopped else { return false }
-            Self.performRead(&state, now: ProcessUsage.monotonicSeconds())
+            Self.performRead(&state, now: clock.monotonicSeconds())
             state.stopped = true
             return true
         }
@@ -219,11 +254,11 @@ public final class EnergyTracker: Sendable {
             }
             // Counts are taken before the boundary read so that the window includes it.
             let (readCount, missingCount) = (state.readCount, state.missingSamples)
-            let now = ProcessUsage.monotonicSeconds()
-            Self.performRead(&state, now: now)
+            let now = clock.monotonicSeconds()
+            let reading = Self.performRead(&state, now: now)
             state.windows[name] = OpenWindow(startMonotonic: now, startDate: Date(), joules: state.lastJoules,
                                              readCount: readCount, missingCount: missingCount,
-                                             cpuSeconds: ProcessUsage.cpuSeconds(children: state.children))
+                                             cpuSeconds: reading.cpuSeconds ?? ProcessUsage.cpuSeconds(children: state.children))
         }
     }
 
@@ -233,10 +268,13 @@ public final class EnergyTracker: Sendable {
             guard let window = state.windows.removeValue(forKey: name) else {
                 throw FootprintError.windowMisuse(name: name, reason: "not open")
             }
-            let now = ProcessUsage.monotonicSeconds()
-            if !state.stopped { Self.performRead(&state, now: now) }
+            let now = clock.monotonicSeconds()
+            let reading = state.stopped ? nil : Self.performRead(&state, now: now)
+            // A domain counts in the window only with a good read at or after its boundary read
+            // (number readCount + 1); the energy since its last good read before the window is
+            // carried into it. Without one it is left out: a missing sample, never a zero.
             var domainJoules: [String: Double] = [:]
-            for (domain, end) in state.lastJoules {
+            for (domain, end) in state.lastJoules where (state.lastGoodRead[domain] ?? 0) > window.readCount {
                 if let begin = window.joules[domain] { domainJoules[domain] = end - begin }
             }
             let counted = state.meter.countedDomains
@@ -248,13 +286,14 @@ public final class EnergyTracker: Sendable {
             }
             return EnergyMeasurement(
                 name: name, startedAt: window.startDate, durationSeconds: duration, energyJoules: total,
-                domainJoules: domainJoules, countedDomains: counted, source: state.meter.source,
+                domainJoules: domainJoules, countedDomains: counted, source: state.source,
                 method: state.meter.method, warnings: warnings,
                 sampleCount: state.readCount - window.readCount,
                 missingSampleCount: state.missingSamples - window.missingCount,
-                cpuSeconds: max(0, ProcessUsage.cpuSeconds(children: state.children) - window.cpuSeconds),
+                cpuSeconds: max(0, (reading?.cpuSeconds ?? ProcessUsage.cpuSeconds(children: state.children)) - window.cpuSeconds),
                 logicalCPUs: configuration.host.cpuCount,
-                energyAboveIdleJoules: state.idle.map { total - $0.powerWatts * duration })
+                energyAboveIdleJoules: state.idle.map { total - $0.powerWatts * duration },
+                domainSources: state.meter.domainSources)
         }
     }
 
@@ -275,7 +314,7 @@ public final class EnergyTracker: Sendable {
     public func measureIdleBaseline(seconds: Double) throws -> IdleBaseline {
         let name = "idle-baseline"
         try beginWindow(name)
-        Thread.sleep(forTimeInterval: max(0, seconds))
+        clock.sleep(seconds: seconds)
         let measurement = try endWindow(name)
         let baseline = IdleBaseline(powerWatts: measurement.averagePowerWatts, seconds: measurement.durationSeconds,
                                     source: measurement.source)
@@ -299,7 +338,7 @@ public final class EnergyTracker: Sendable {
     public var samplerOverhead: Double {
         state.withLock { state in
             guard state.started else { return 0 }
-            let wall = ProcessUsage.monotonicSeconds() - state.startMonotonic
+            let wall = clock.monotonicSeconds() - state.startMonotonic
             return wall > 0 ? state.samplerCPUSeconds / wall : 0
         }
     }
@@ -312,7 +351,10 @@ public final class EnergyTracker: Sendable {
                 breakdownDomains: source == .rapl ? inventory.sampledZones.filter { $0.role == .breakdown }.map(\.domain) : [],
                 besideDomains: source == .rapl ? inventory.sampledZones.filter { $0.role == .beside }.map(\.domain) : [],
                 sampleIntervalSeconds: sampleIntervalSeconds, warnings: state.warnings, method: state.meter.method,
-                samplerOverhead: overhead, missingSamples: state.missingSamples)
+                samplerOverhead: overhead, missingSamples: state.missingSamples,
+                domainSources: state.meter.domainSources.mapValues(\.rawValue),
+                gpus: gpus.measuredDevices.map { GPURecord(index: $0.index, name: $0.name ?? "GPU \($0.index)", domain: $0.domain,
+                                                           method: $0.method?.rawValue ?? "") })
         }
     }
 
@@ -321,9 +363,13 @@ public final class EnergyTracker: Sendable {
 
     // MARK: - Reading
 
+    /// Reads so far: start, boundaries, samples and stop.
+    var readCount: Int { state.withLock { $0.readCount } }
+
     /// One read of every domain: updates the last good values, counts and warns about missing
     /// samples, and appends a timeline point.
-    static func performRead(_ state: inout State, now: Double) {
+    @discardableResult
+    static func performRead(_ state: inout State, now: Double) -> MeterReading {
         let reading = state.meter.read(monotonicSeconds: now)
         state.readCount += 1
         state.missingSamples += reading.failures.count
@@ -339,13 +385,15 @@ public final class EnergyTracker: Sendable {
             }
             state.lastPoint[domain] = (now, joules)
             state.lastJoules[domain] = joules
+            state.lastGoodRead[domain] = state.readCount
         }
-        guard !watts.isEmpty else { return }
+        guard !watts.isEmpty else { return reading }
         let counted = state.meter.countedDomains
         let total: Double? = counted.allSatisfy { watts[$0] != nil } ? counted.compactMap { watts[$0] }.reduce(0, +) : nil
         state.samples.append(PowerSample(
             timestamp: state.startDate.addingTimeInterval(now - state.startMonotonic),
-            elapsedSeconds: now - state.startMonotonic, watts: watts, totalWatts: total, source: state.meter.source))
+            elapsedSeconds: now - state.startMonotonic, watts: watts, totalWatts: total, source: state.source))
+        return reading
     }
 }
 

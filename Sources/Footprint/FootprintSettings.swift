@@ -14,10 +14,13 @@ public struct FootprintOverrides: Sendable, Equatable {
     public var pricePerKWh: Double?
     public var currency: String?
     public var disabled: Bool?
+    /// `--gpus` as given: `all`, `none` or indices such as `0,2` (``GPUSelection``).
+    public var gpus: String?
 
     public init(powercapRoot: String? = nil, sampleIntervalSeconds: Double? = nil, cpuTDPWatts: Double? = nil,
                 idleBaselineSeconds: Double? = nil, carbonIntensityGramsPerKWh: Double? = nil, region: String? = nil,
-                pue: Double? = nil, pricePerKWh: Double? = nil, currency: String? = nil, disabled: Bool? = nil) {
+                pue: Double? = nil, pricePerKWh: Double? = nil, currency: String? = nil, disabled: Bool? = nil,
+                gpus: String? = nil) {
         self.powercapRoot = powercapRoot
         self.sampleIntervalSeconds = sampleIntervalSeconds
         self.cpuTDPWatts = cpuTDPWatts
@@ -28,11 +31,12 @@ public struct FootprintOverrides: Sendable, Equatable {
         self.pricePerKWh = pricePerKWh
         self.currency = currency
         self.disabled = disabled
+        self.gpus = gpus
     }
 
     /// The keys `fmctl.toml` may set (other keys belong to other commands and are left alone).
     public static let tomlKeys = ["powercap_root", "sample_interval", "cpu_tdp", "idle_baseline", "carbon_intensity",
-                                  "region", "pue", "price_per_kwh", "currency", "no_footprint"]
+                                  "region", "pue", "price_per_kwh", "currency", "no_footprint", "gpus"]
 
     /// Reads the footprint keys of a parsed `fmctl.toml`, validating each against its line.
     public init(toml: FlatTOML) throws {
@@ -40,7 +44,7 @@ public struct FootprintOverrides: Sendable, Equatable {
                   cpuTDPWatts: try toml.number("cpu_tdp"), idleBaselineSeconds: try toml.number("idle_baseline"),
                   carbonIntensityGramsPerKWh: try toml.number("carbon_intensity"), region: try toml.string("region"),
                   pue: try toml.number("pue"), pricePerKWh: try toml.number("price_per_kwh"),
-                  currency: try toml.string("currency"), disabled: try toml.bool("no_footprint"))
+                  currency: try toml.string("currency"), disabled: try toml.bool("no_footprint"), gpus: try toml.string("gpus"))
         let table = try? CarbonIntensityTable.bundled()
         do { try validate(table: table) } catch let FootprintError.invalidOption(option, _, expected) {
             let key = option.dropFirst(2).replacingOccurrences(of: "-", with: "_")
@@ -59,7 +63,7 @@ public struct FootprintOverrides: Sendable, Equatable {
             carbonIntensityGramsPerKWh: other.carbonIntensityGramsPerKWh ?? carbonIntensityGramsPerKWh,
             region: other.region ?? region, pue: other.pue ?? pue,
             pricePerKWh: other.pricePerKWh ?? pricePerKWh, currency: other.currency ?? currency,
-            disabled: other.disabled ?? disabled)
+            disabled: other.disabled ?? disabled, gpus: other.gpus ?? gpus)
     }
 
     /// Checks ranges; errors name the command-line option (`--pue`) and what was expected.
@@ -78,6 +82,9 @@ public struct FootprintOverrides: Sendable, Equatable {
         if let region, table?.row(iso3: region) == nil {
             throw FootprintError.invalidOption(option: "--region", value: region,
                                                expected: "an ISO 3166 alpha-3 code such as FRA, USA or WORLD (see carbon-intensity.csv)")
+        }
+        if let gpus, GPUSelection(argument: gpus) == nil {
+            throw FootprintError.invalidOption(option: "--gpus", value: gpus, expected: GPUSelection.expected)
         }
         if let currency, currency.isEmpty || currency.contains(where: { $0.isNewline }) {
             throw FootprintError.invalidOption(option: "--currency", value: currency, expected: "a currency name such as EUR")
@@ -129,7 +136,8 @@ public struct FootprintSettings: Sendable {
 
         let configuration = FootprintConfiguration(powercapRoot: merged.powercapRoot,
                                                    sampleIntervalSeconds: merged.sampleIntervalSeconds,
-                                                   cpuTDPWatts: merged.cpuTDPWatts, reader: reader, host: host)
+                                                   cpuTDPWatts: merged.cpuTDPWatts, reader: reader, host: host,
+                                                   gpus: merged.gpus.flatMap(GPUSelection.init(argument:)))
         return FootprintSettings(enabled: !(merged.disabled ?? false), configuration: configuration, carbon: carbon,
                                  idleBaselineSeconds: merged.idleBaselineSeconds ?? 0, configFile: configFile)
     }

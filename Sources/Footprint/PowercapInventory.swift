@@ -7,9 +7,9 @@ public struct PowercapInventory: Sendable {
     /// Environment variable that overrides the default root (for tests and odd systems).
     public static let rootEnvironmentVariable = "FMCTL_POWERCAP_ROOT"
 
-    /// Two readings of distinct counters agree within this many microjoules only by accident;
-    /// one counter listed twice (multi-die mirrors) agrees within one hardware update (~1 ms,
-    /// well under a joule at package power).
+    /// First readings within this many microjoules nominate two zones as one counter listed
+    /// twice (multi-die mirrors agree within one hardware update, ~1 ms, well under a joule at
+    /// package power); the mirror check then decides by how they advance.
     static let mirrorToleranceMicrojoules: UInt64 = 1_000_000
 
     public var root: String
@@ -46,8 +46,10 @@ public struct PowercapInventory: Sendable {
     }
 
     /// Walks `root` and classifies every zone. Never throws: what cannot be read is recorded
-    /// in the zone's `readError` and role.
-    public static func discover(root: String, reader: some PowercapFileReader = SystemPowercapFileReader()) -> PowercapInventory {
+    /// in the zone's `readError` and role. Zones nominated as mirrors are read over 0.1 s of
+    /// `clock` (see ``MirrorCheck``); without candidates discovery does not wait.
+    public static func discover(root: String, reader: some PowercapFileReader = SystemPowercapFileReader(),
+                                clock: any FootprintClock = SystemClock()) -> PowercapInventory {
         guard reader.isDirectory(root) else { return PowercapInventory(root: root, rootExists: false, zones: []) }
 
         // 1. Every path that names a zone: top-level links, control-type folders, nested folders.
@@ -90,7 +92,8 @@ public struct PowercapInventory: Sendable {
             }
         }
         zones.sort { zoneOrder($0.id, $1.id) }
-        assignRoles(&zones)
+        let checks = checkMirrors(mirrorCandidates(zones), zones: zones, reader: reader, clock: clock)
+        assignRoles(&zones, mirrorChecks: checks)
         assignDomainLabels(&zones)
         return PowercapInventory(root: root, rootExists: true, zones: zones)
     }
@@ -162,9 +165,17 @@ public struct PowercapInventory: Sendable {
         return left.count < right.count
     }
 
-    static func assignRoles(_ zones: inout [PowercapZone]) {
+    static func assignRoles(_ zones: inout [PowercapZone], mirrorChecks: [MirrorCheck]) {
         let ids = zones.map(\.id)
         func index(of id: String?) -> Int? { id.flatMap { ids.firstIndex(of: $0) } }
+        /// The kept zone `zone` mirrors, if a check proved one; the evidence is kept on the zone
+        /// either way.
+        func mirrorTwin(of zone: Int, among kept: [Int]) -> Int? {
+            let checks = kept.compactMap { twin in mirrorChecks.first { $0.zoneID == zones[zone].id && $0.otherID == zones[twin].id } }
+            let proven = checks.first(where: \.isMirror)
+            zones[zone].mirrorCheck = proven ?? checks.first
+            return proven.flatMap { check in kept.first { zones[$0].id == check.otherID } }
+        }
 
         // Packages first: unreadable, mmio duplicates, then mirrors.
         var keptPackages: [Int] = []
@@ -181,13 +192,13 @@ public struct PowercapInventory: Sendable {
                 zones[i].reason = "same package as \(original.id) (\(original.name)) exposed again through \(zones[i].controlType)"
                 continue
             }
-            if let twin = keptPackages.first(where: { countersMatch(zones[$0], zones[i]) }) {
+            if let twin = mirrorTwin(of: i, among: keptPackages) {
                 zones[i].role = .mirror(of: zones[twin].id)
                 zones[i].reason = "reads the same counter as \(zones[twin].id) (\(zones[twin].name)): one socket counter mirrored per die"
                 continue
             }
             zones[i].role = .counted
-            zones[i].reason = "package: counted in the total (contains core and uncore)"
+            zones[i].reason = "package: counted in the total (contains core and uncore)" + distinctNote(zones[i])
             keptPackages.append(i)
         }
 
@@ -211,12 +222,12 @@ public struct PowercapInventory: Sendable {
             }
             switch zones[i].kind {
             case .dram:
-                if let twin = keptDram.first(where: { countersMatch(zones[$0], zones[i]) }) {
+                if let twin = mirrorTwin(of: i, among: keptDram) {
                     zones[i].role = .mirror(of: zones[twin].id)
                     zones[i].reason = "reads the same counter as \(zones[twin].id)"
                 } else {
                     zones[i].role = .counted
-                    zones[i].reason = "dram: counted in the total (memory is outside the package figure)"
+                    zones[i].reason = "dram: counted in the total (memory is outside the package figure)" + distinctNote(zones[i])
                     keptDram.append(i)
                 }
             case .core, .uncore:
@@ -239,10 +250,9 @@ public struct PowercapInventory: Sendable {
         }
     }
 
-    /// Two nonzero readings taken microseconds apart that agree to within a joule come from one counter.
-    static func countersMatch(_ a: PowercapZone, _ b: PowercapZone) -> Bool {
-        guard let x = a.initialEnergyMicrojoules, let y = b.initialEnergyMicrojoules, x > 0, y > 0 else { return false }
-        return (x > y ? x - y : y - x) <= mirrorToleranceMicrojoules
+    /// For a counted zone that started within a joule of a kept one: why it still counts.
+    static func distinctNote(_ zone: PowercapZone) -> String {
+        zone.mirrorCheck.map { "; started within 1 J of \($0.otherID), but \($0.verdict)" } ?? ""
     }
 
     static func assignDomainLabels(_ zones: inout [PowercapZone]) {

@@ -83,6 +83,8 @@ public struct PowercapZone: Sendable, Equatable {
     public var role: PowercapZoneRole
     /// One line saying why the zone has its role.
     public var reason: String
+    /// For a zone whose first reading was within a joule of a kept one: how the two advanced.
+    public var mirrorCheck: MirrorCheck?
 
     public var energyPath: String { path + "/energy_uj" }
 

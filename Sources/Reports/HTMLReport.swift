@@ -56,9 +56,10 @@ public enum HTMLReport {
     static func provenance(_ record: RunRecord) -> String {
         var rows: [(String, String)] = []
         if let measurement = record.measurement {
-            rows.append(("Energy source", measurement.source.rawValue))
+            rows.append(("Energy source", measurement.sourceLabel))
             rows.append(("Method", measurement.method))
-            rows.append(("Domains summed", measurement.domains.joined(separator: " + ")))
+            rows.append(("Domains summed", measurement.domainsBySource))
+            if !measurement.gpus.isEmpty { rows.append(("GPUs", RunReport.gpuList(measurement.gpus))) }
             if !measurement.breakdownDomains.isEmpty { rows.append(("Breakdown (not added)", measurement.breakdownDomains.joined(separator: ", "))) }
             if !measurement.besideDomains.isEmpty { rows.append(("Beside (not added)", measurement.besideDomains.joined(separator: ", "))) }
             rows.append(("Sampling interval", "\(RunReport.figure(measurement.sampleIntervalSeconds, 3)) s; \(measurement.missingSamples) missing sample(s); "

@@ -2,7 +2,8 @@ import Footprint
 
 extension PowercapProbe {
     /// The text `fmctl footprint probe` prints: the root, a table of the zones (role, counter
-    /// range, plausible maximum power, wrap time, why), their paths, and the diagnosis.
+    /// range, plausible maximum power, wrap time, why), their paths, the evidence of each mirror
+    /// check, and the diagnosis.
     ///
     /// - Returns: lines ending in newlines.
     public func rendered() -> String {
@@ -23,6 +24,15 @@ extension PowercapProbe {
             }
             out += "\n" + RunReport.table(header: header, rows: rows, markdown: false)
             out += "\npaths:\n" + inventory.zones.map { "  \($0.id): \($0.path)\n" }.joined()
+            let checks = inventory.zones.compactMap(\.mirrorCheck)
+            if !checks.isEmpty {
+                out += "\nmirror checks (first readings within 1 J; both counters read \(PowercapInventory.mirrorCheckReads) times, "
+                    + "\(RunReport.figure(PowercapInventory.mirrorCheckSpacingSeconds * 1000, 3)) ms apart; deltas in µJ, this/other):\n"
+                out += checks.map { check in
+                    "  \(check.zoneID) against \(check.otherID): \(check.deltasText): "
+                        + (check.isMirror ? "mirror" : "not a mirror") + ", \(check.verdict)\n"
+                }.joined()
+            }
         }
         if let wrap = inventory.shortestWrapSeconds {
             out += "\nshortest wrap at plausible maximum power: \(RunReport.figure(wrap, 3)) s; sampler interval: \(RunReport.figure(sampleIntervalSeconds, 3)) s\n"

@@ -1,4 +1,5 @@
 import FMSupport
+import Footprint
 import Foundation
 import RunRecords
 
@@ -72,6 +73,11 @@ public enum RunReport {
                 ("beside_domains", .array((measurement?.besideDomains ?? []).map { .string($0) })),
                 ("sampler_overhead", .number(measurement?.samplerOverhead)),
                 ("missing_samples", .number(measurement.map { Double($0.missingSamples) })),
+                ("domain_sources", .object((measurement?.domains ?? []).map { ($0, .string(measurement?.source(of: $0))) })),
+                ("gpus", .array((measurement?.gpus ?? []).map { gpu in
+                    .object([("index", .number(Double(gpu.index))), ("name", .string(gpu.name)), ("domain", .string(gpu.domain)),
+                             ("method", .string(gpu.method))])
+                })),
             ])),
             ("carbon", .object([
                 ("intensity_g_per_kwh", .number(carbon.intensityGramsPerKWh)), ("region", .string(carbon.region)),
@@ -86,6 +92,9 @@ public enum RunReport {
                 ("flops", .number(total.flops)), ("energy_above_idle_j", .number(total.energyAboveIdleJoules)),
                 ("samples", .number(total.samples.map(Double.init))),
                 ("joules_per_sample", .number(joulesPerSample(total))), ("flops_per_joule", .number(flopsPerJoule(total))),
+                ("domains", total.domains.map { domains in .object(domains.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) }) } ?? .null),
+                ("measured_domains", .array((measurement?.measuredDomains ?? []).map { .string($0) })),
+                ("estimated_domains", .array((measurement?.estimatedDomains ?? []).map { .string($0) })),
             ])),
             ("test", .object([("loss", .number(record.test?.loss)), ("accuracy", .number(record.test?.accuracy))])),
             ("distributed", record.distributed.map(distributedJSON) ?? .null),
@@ -100,6 +109,11 @@ public enum RunReport {
                          ("within_range", row.withinRange.map { .bool($0) } ?? .null)])
             })),
         ])
+    }
+
+    /// `gpu-0 NVIDIA H200 (energy counter), gpu-1 Tesla P100 (sampled power)`.
+    static func gpuList(_ gpus: [GPURecord]) -> String {
+        gpus.map { "\($0.domain) \($0.name) (\($0.method))" }.joined(separator: ", ")
     }
 
     static func forecastJSON(_ forecast: RunForecast) -> JSONValue {
@@ -151,7 +165,7 @@ public enum RunReport {
         let total = record.total
         var parts = ["\(figure(total.durationSeconds)) s"]
         if let joules = total.energyJoules {
-            let source = record.measurement?.source.rawValue ?? "unmeasured"
+            let source = record.measurement?.sourceLabel ?? "unmeasured"
             parts.append("\(figure(joules)) J (\(figure(total.energyKWh)) kWh, \(source))")
             if let watts = averagePower(total) { parts.append("avg \(figure(watts)) W") }
             let carbon = record.carbon
@@ -162,10 +176,12 @@ public enum RunReport {
         return parts.joined(separator: ", ")
     }
 
-    /// The footprint part of a Keras-style progress line: ` - energy: 1234 J (rapl) - co2e: 0.163 g`.
-    public static func progressSuffix(_ epoch: EpochRecord) -> String {
+    /// The footprint part of a Keras-style progress line: ` - energy: 1234 J (rapl) - co2e: 0.163 g`;
+    /// with the run's `measurement`, the label names every source, e.g. `(rapl + nvml)`.
+    public static func progressSuffix(_ epoch: EpochRecord, measurement: MeasurementProvenance? = nil) -> String {
         guard let joules = epoch.energyJoules else { return "" }
-        var text = " - energy: \(figure(joules)) J (\(epoch.source?.rawValue ?? "?")) - co2e: \(figure(epoch.co2eGrams)) g"
+        let source = measurement?.sourceLabel ?? epoch.source?.rawValue ?? "?"
+        var text = " - energy: \(figure(joules)) J (\(source)) - co2e: \(figure(epoch.co2eGrams)) g"
         if let forecast = epoch.forecast {
             text += " - run forecast: \(figure(forecast.energyKWh)) kWh [\(figure(forecast.energyKWhLow))-\(figure(forecast.energyKWhHigh))]"
         }
@@ -217,10 +233,14 @@ public enum RunReport {
 
         let bullet = markdown ? "- " : ""
         if let measurement = record.measurement {
-            out += "\(bullet)Energy: \(measurement.source.rawValue), domains \(measurement.domains.joined(separator: " + "))"
+            out += "\(bullet)Energy: \(measurement.sourceLabel), domains \(measurement.domainsBySource)"
+            if !measurement.measuredDomains.isEmpty, !measurement.estimatedDomains.isEmpty {
+                out += "; measured: \(measurement.measuredDomains.joined(separator: " + ")), estimated: \(measurement.estimatedDomains.joined(separator: " + "))"
+            }
             if !measurement.breakdownDomains.isEmpty { out += "; breakdown (not added): \(measurement.breakdownDomains.joined(separator: ", "))" }
             if !measurement.besideDomains.isEmpty { out += "; beside (not added): \(measurement.besideDomains.joined(separator: ", "))" }
             out += "\n\(bullet)Method: \(measurement.method)\n"
+            if !measurement.gpus.isEmpty { out += "\(bullet)GPUs: \(gpuList(measurement.gpus))\n" }
             out += "\(bullet)Sampling: every \(figure(measurement.sampleIntervalSeconds, 3)) s, sampler overhead "
                 + "\(figure(measurement.samplerOverhead * 100, 2)) % of one CPU, \(measurement.missingSamples) missing sample(s)\n"
         } else {

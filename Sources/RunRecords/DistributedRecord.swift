@@ -64,10 +64,16 @@ extension EnergyMeasurement {
         m.energyJoules = hosts.map(\.measurement.energyJoules).reduce(0, +)
         m.domainJoules = [:]
         m.countedDomains = []
+        m.domainSources = [:]
         m.warnings = []
         for (host, h) in hosts {
             for (domain, joules) in h.domainJoules { m.domainJoules[domain, default: 0] += joules }
             for domain in h.countedDomains where !m.countedDomains.contains(domain) { m.countedDomains.append(domain) }
+            for (domain, source) in h.domainSources {
+                // The same domain name measured on one host and estimated on another is an estimate.
+                let known = m.domainSources[domain]
+                m.domainSources[domain] = known == nil || known == source || source.isMeasured ? (known ?? source) : source
+            }
             m.warnings += h.warnings.map { "\(host): \($0)" }
         }
         m.durationSeconds = hosts.map(\.measurement.durationSeconds).max()!

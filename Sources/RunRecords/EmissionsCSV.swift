@@ -4,7 +4,7 @@ import Foundation
 
 /// emissions.csv in CodeCarbon 3.3's column set, order and units (duration s, emissions kg,
 /// power W, energy kWh, RAM GB), so CodeCarbon's tools read fmctl runs. Cells that do not
-/// apply (GPU, water, cloud, Python) are empty. `energy_consumed` is the measured energy
+/// apply (GPU without one measured, water, cloud, Python) are empty. `energy_consumed` is the measured energy
 /// before PUE; `emissions` = energy_consumed x pue x intensity, with `pue` in its column.
 public enum EmissionsCSV {
     public static let columns = [
@@ -30,6 +30,8 @@ public enum EmissionsCSV {
         }
         let cpuJoules = joules { $0.hasPrefix("package") || $0 == "cpu" || $0 == "psys" }
         let ramJoules = joules { $0.hasPrefix("dram") || $0 == "ram" }
+        let gpus = record.measurement?.gpus ?? []
+        let gpuJoules = gpus.isEmpty ? nil : joules(MeasurementProvenance.isGPUDomain)
         let kilograms = total.co2eGrams.map { $0 / 1000 }
         func watts(_ joules: Double?) -> Double? { joules.flatMap { duration > 0 ? $0 / duration : nil } }
         let iso = record.carbon.region.count == 3 ? record.carbon.region : ""
@@ -44,6 +46,10 @@ public enum EmissionsCSV {
             "ram_power": CSVNumber.format(watts(ramJoules)),
             "cpu_energy": CSVNumber.format(cpuJoules.map { $0 / EnergyUnits.joulesPerKWh }),
             "ram_energy": CSVNumber.format(ramJoules.map { $0 / EnergyUnits.joulesPerKWh }),
+            "gpu_power": CSVNumber.format(watts(gpuJoules)),
+            "gpu_energy": CSVNumber.format(gpuJoules.map { $0 / EnergyUnits.joulesPerKWh }),
+            "gpu_count": gpus.isEmpty ? "" : String(gpus.count),
+            "gpu_model": gpuModel(gpus),
             "energy_consumed": CSVNumber.format(total.energyKWh),
             "country_name": countryName ?? (record.carbon.region == "WORLD" ? "World" : ""),
             "country_iso_code": iso,
@@ -57,5 +63,12 @@ public enum EmissionsCSV {
             "pue": CSVNumber.format(record.carbon.pue),
         ]
         return CSV.row(columns.map { values[$0] ?? "" })
+    }
+
+    /// CodeCarbon's form: `2 x NVIDIA H200`, models in the order first seen.
+    static func gpuModel(_ gpus: [GPURecord]) -> String {
+        var names: [String] = []
+        for gpu in gpus where !names.contains(gpu.name) { names.append(gpu.name) }
+        return names.map { name in "\(gpus.filter { $0.name == name }.count) x \(name)" }.joined(separator: ", ")
     }
 }

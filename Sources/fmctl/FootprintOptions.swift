@@ -21,6 +21,9 @@ struct FootprintOptions: ParsableArguments {
             help: ArgumentHelp("CPU thermal design power in watts per socket for the estimate when RAPL is unavailable (default: looked up from the CPU model).", valueName: "watts"))
     var cpuTDP: Double?
 
+    @Option(name: .customLong("gpus"), parsing: .unconditional, help: ArgumentHelp(gpusHelp, valueName: "list"))
+    var gpus: String?
+
     @Option(name: .customLong("idle-baseline"), parsing: .unconditional,
             help: ArgumentHelp("Measure the machine at rest for this many seconds first; reports then give energy above idle.", valueName: "seconds"))
     var idleBaseline: Double?
@@ -52,7 +55,8 @@ struct FootprintOptions: ParsableArguments {
     var overrides: FootprintOverrides {
         FootprintOverrides(powercapRoot: powercapRoot, sampleIntervalSeconds: sampleInterval, cpuTDPWatts: cpuTDP,
                            idleBaselineSeconds: idleBaseline, carbonIntensityGramsPerKWh: carbonIntensity, region: region,
-                           pue: pue, pricePerKWh: pricePerKWh, currency: currency, disabled: noFootprint ? true : nil)
+                           pue: pue, pricePerKWh: pricePerKWh, currency: currency, disabled: noFootprint ? true : nil,
+                           gpus: gpus)
     }
 
     func validate() throws {
@@ -73,6 +77,7 @@ struct FootprintOptions: ParsableArguments {
         guard settings.enabled else { return (settings, nil) }
         let tracker = EnergyTracker(configuration: settings.configuration)
         try checkNamedTree(tracker)
+        if let error = tracker.gpus.selectionError { throw error }
         return (settings, tracker)
     }
 
@@ -109,3 +114,6 @@ struct FootprintOptions: ParsableArguments {
         }
     }
 }
+
+/// `--gpus`' help, shared by `train`, `footprint measure` and `footprint probe`.
+let gpusHelp = "GPUs to measure through NVML: all, none, or indices such as 0,2 (default: those CUDA_VISIBLE_DEVICES lists, else all)."

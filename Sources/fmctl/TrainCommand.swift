@@ -444,7 +444,7 @@ final class TrainingSession: TrainingObserver {
             }
             let stored = try folder.recordEpoch(record, powerSamples: tracker?.drainPowerSamples() ?? [],
                                                 powerDomains: tracker?.domains)
-            suffix = m == nil ? "" : RunReport.progressSuffix(stored)
+            suffix = m == nil ? "" : RunReport.progressSuffix(stored, measurement: folder.record.measurement)
             if !logs.interrupted { try saveCheckpoint(at: TrainingPosition(epoch: logs.epoch)) }
         }
         progress.epochEnded(logs, extra: suffix)

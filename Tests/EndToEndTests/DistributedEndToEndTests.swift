@@ -9,7 +9,7 @@ enum Mpirun {
 
     /// As root, Open MPI refuses to start without these two variables; `--oversubscribe` lets
     /// three processes share two cores.
-    static let environment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
+    static let environment: [String: String?] = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
 
     /// `mpirun` arguments that start `fmctl arguments` in each group of processes, each group
     /// with its own variables (`-x NAME=value`, Open MPI's MPMD form `A : B`).
@@ -34,7 +34,7 @@ enum Mpirun {
         // a Ctrl-C. Python unblocks them and becomes mpirun.
         let unblock = "import os, signal, sys; signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM}); os.execv(sys.argv[1], sys.argv[1:])"
         return try Fmctl.start(["-c", unblock, path] + Self.arguments(groups, fmctl: arguments), in: directory,
-                               executable: "/usr/bin/python3", extra: environment)
+                               executable: "/usr/bin/python3", environment: environment)
     }
 
     static func run(processes: Int, _ arguments: [String], in directory: String, timeout: Double = 120) throws -> FmctlResult {

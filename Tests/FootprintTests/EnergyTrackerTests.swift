@@ -4,12 +4,11 @@ import Testing
 
 @Suite struct EnergyTrackerTests {
     func tracker(_ tree: FakePowercapTree, reader: any PowercapFileReader = SystemPowercapFileReader(),
-                 interval: Double? = nil) -> EnergyTracker {
-        EnergyTracker(configuration: FootprintConfiguration(powercapRoot: tree.root, sampleIntervalSeconds: interval,
-                                                            reader: reader, host: testHost))
+                 interval: Double? = nil, clock: ManualClock? = nil) -> EnergyTracker {
+        testTracker(root: tree.root, reader: reader, interval: interval, clock: clock)
     }
 
-    @Test func knownPower_measuredWithinOnePercent_throughWraps() throws {
+    @Test func knownPower_measuredExactly_throughWraps() throws {
         let tree = try FakePowercapTree()
         // Ranges of 20 J and 5 J wrap every 0.5 s at these powers; declared maxima make the
         // sampler read often enough to see each wrap.
@@ -18,33 +17,40 @@ import Testing
         try tree.addZone("intel-rapl/intel-rapl:0/intel-rapl:0:1", name: "core", energy: "0", maxRange: "20000000", maxPowerMicrowatts: "100000000")
         try tree.addZone("intel-rapl/intel-rapl:1", name: "psys", energy: "0", maxRange: "50000000", maxPowerMicrowatts: "200000000")
         // The counters advance at 40, 10, 25 and 70 W, wrapping every 0.5 s or so.
-        let reader = ClockedCounterReader(tree: tree, counters: [
+        let clock = ManualClock()
+        let reader = ClockedCounterReader(tree: tree, clock: clock, counters: [
             "intel-rapl:0": .init(watts: 40, startMicrojoules: 1_000, maxRange: 20_000_000),
             "intel-rapl:0:0": .init(watts: 10, startMicrojoules: 2_000, maxRange: 5_000_000),
             "intel-rapl:0:1": .init(watts: 25, startMicrojoules: 3_000, maxRange: 20_000_000),
             "intel-rapl:1": .init(watts: 70, startMicrojoules: 4_000, maxRange: 50_000_000),
         ])
-        let tracker = tracker(tree, reader: reader)
+        let tracker = tracker(tree, reader: reader, clock: clock)
         #expect(tracker.source == .rapl)
         // Shortest wrap at plausible maximum: 5 J / 20 W = 0.25 s -> at most 0.25/3 s between reads.
         #expect(tracker.sampleIntervalSeconds <= 0.25 / 3 + 1e-9)
-        let (_, measurement) = try tracker.measure("window") { Thread.sleep(forTimeInterval: 1.2) }
+        // 24 samples 0.05 s apart: 1.2 s, two wraps of package and dram, 26 reads with the boundaries.
+        let (_, measurement) = try tracker.measure("window") {
+            for _ in 0..<24 {
+                clock.advance(0.05)
+                tracker.sample()
+            }
+        }
         tracker.stop()
-        let seconds = measurement.durationSeconds
-        #expect(abs(measurement.energyJoules - 50 * seconds) / (50 * seconds) < 0.01)
-        #expect(abs(measurement.domainJoules["package-0"]! - 40 * seconds) / (40 * seconds) < 0.01)
-        #expect(abs(measurement.domainJoules["dram-0"]! - 10 * seconds) / (10 * seconds) < 0.01)
+        #expect(abs(measurement.durationSeconds - 1.2) < 1e-9)
+        // Readings are whole microjoules: each figure is power x time within a few microjoules.
+        #expect(abs(measurement.energyJoules - 60) < 1e-5)
+        #expect(abs(measurement.domainJoules["package-0"]! - 48) < 1e-5)
+        #expect(abs(measurement.domainJoules["dram-0"]! - 12) < 1e-5)
         // core is a breakdown and psys beside: read, never added.
-        #expect(abs(measurement.domainJoules["psys"]! - 70 * seconds) / (70 * seconds) < 0.01)
+        #expect(abs(measurement.domainJoules["core-0"]! - 30) < 1e-5)
+        #expect(abs(measurement.domainJoules["psys"]! - 84) < 1e-5)
         #expect(measurement.countedDomains == ["package-0", "dram-0"])
-        #expect(measurement.sampleCount >= 10)
+        #expect(measurement.sampleCount == 26)
         #expect(measurement.missingSampleCount == 0)
         #expect(measurement.source == .rapl)
         let samples = tracker.drainPowerSamples()
-        #expect(!samples.isEmpty)
-        let median = samples.compactMap(\.totalWatts).sorted()[samples.count / 2]
-        #expect(abs(median - 50) < 5)
-        #expect(tracker.samplerOverhead >= 0 && tracker.samplerOverhead < 0.5)
+        #expect(samples.count == 24)   // one per sample; the boundary reads fall at a sample's instant
+        #expect(samples.allSatisfy { abs(($0.totalWatts ?? 0) - 50) < 1e-3 })
     }
 
     @Test func wrapInsideWindow_andBetweenTwoReads_isCorrected() throws {
@@ -80,28 +86,66 @@ import Testing
         #expect(measurement.warnings.contains(warning))
     }
 
+    /// The counter's energy during two failed reads reaches the window through the next good
+    /// read; the phase between them, with no good read, leaves package-0 out (never a zero).
+    /// Each step is a second apart on the tracker's clock, as a real counter needs time to gain
+    /// a joule: on the wall clock the test's steps take microseconds, and 2 J in under 1 ms is
+    /// beyond twice the plausible 500 W, which the tracker rightly refuses as garbage.
     @Test func failedReadMidRun_isMissingSampleCarriedNotZero() throws {
+        let outcome = try FailedReadScenario().run(samplingAfterSteps: [])
+        #expect(outcome.phase.missingSampleCount == 2)
+        #expect(outcome.phase.domainJoules["package-0"] == nil)
+        #expect(outcome.phase.warnings.contains { $0.contains("missing sample of package-0") })
+        #expect(outcome.phase.warnings.contains { $0.contains("package-0: no good read inside window 'phase'") })
+        #expect(outcome.epoch.energyJoules == 2)
+        #expect(outcome.epoch.missingSampleCount == 2)
+        #expect(!outcome.epoch.warnings.contains { $0.contains("cannot follow") })
+        #expect(outcome.missingSamples == 2)
+    }
+
+    /// Defect 2's question, every way it can be asked: a sampler read placed after any subset of
+    /// the scenario's seven steps (128 interleavings of background and boundary reads) leaves
+    /// the epoch at exactly 2 J; only the failed reads it adds change the count of missing
+    /// samples. A read is atomic under the tracker's lock, so these are all the interleavings
+    /// there are.
+    @Test(arguments: 0..<128)
+    func samplerReadAnywhere_neverLosesOrDoublesADelta(mask: Int) throws {
+        let steps = Set((0..<7).filter { mask & (1 << $0) != 0 })
+        let outcome = try FailedReadScenario().run(samplingAfterSteps: steps)
+        #expect(outcome.epoch.energyJoules == 2)
+        #expect(outcome.phase.domainJoules["package-0"] == nil)
+        // Samples after steps 1-4 fall while the counter fails.
+        let failedSamples = steps.intersection(1...4).count
+        #expect(outcome.epoch.missingSampleCount == 2 + failedSamples)
+        #expect(outcome.epoch.sampleCount == 4 + steps.count)
+    }
+
+    /// The real sampler thread reading every millisecond while windows open and close as fast
+    /// as they can, on a counter that gains 0.5 J at every read: however the reads interleave,
+    /// each window's energy is 0.5 J per read it saw after its first, so no delta is lost or
+    /// counted twice. Runs until the sampler has read at least 20 times inside the windows.
+    @Test func samplerThread_interleavedWithBoundaryReads_keepsEveryDelta() throws {
         let tree = try FakePowercapTree()
-        try tree.addZone("intel-rapl/intel-rapl:0", name: "package-0", energy: "1000000")
-        let reader = FailingReader()
-        let tracker = tracker(tree, reader: reader, interval: 30)
-        try tracker.beginWindow("epoch")                       // 1 J
-        reader.fail(tree.root + "/intel-rapl/intel-rapl:0/energy_uj", .ioError)
-        tree.setEnergy("intel-rapl/intel-rapl:0", 2_000_000)
-        let blind = try tracker.measure("phase") {}.measurement   // two failed reads
-        reader.fail(tree.root + "/intel-rapl/intel-rapl:0/energy_uj", .none)
-        tree.setEnergy("intel-rapl/intel-rapl:0", 3_000_000)
-        let epoch = try tracker.endWindow("epoch")             // 3 J
+        try tree.addZone("intel-rapl/intel-rapl:0", name: "package-0", energy: "0")
+        let reader = SteppingCounterReader(tree: tree, zone: "intel-rapl/intel-rapl:0", stepMicrojoules: 500_000)
+        let tracker = testTracker(root: tree.root, reader: reader, interval: 0.001)
+        try tracker.beginWindow("outer")
+        var windows = 0
+        var uneven: [String] = []
+        while windows < 200 || tracker.readCount - 2 * windows - 2 < 20 {
+            let window = try tracker.measure("w") {}.measurement
+            if window.energyJoules != 0.5 * Double(window.sampleCount - 1) { uneven.append("\(window.energyJoules) J over \(window.sampleCount) reads") }
+            windows += 1
+        }
+        let outer = try tracker.endWindow("outer")
         tracker.stop()
-        #expect(blind.missingSampleCount == 2)
-        #expect(blind.warnings.contains { $0.contains("missing sample of package-0") })
-        #expect(abs(epoch.energyJoules - 2.0) < 1e-9)
-        #expect(epoch.missingSampleCount == 2)
-        #expect(tracker.provenance.missingSamples == 2)
+        #expect(uneven.isEmpty, "\(uneven.prefix(5))")
+        #expect(outer.energyJoules == 0.5 * Double(outer.sampleCount - 1))
+        #expect(outer.missingSampleCount == 0)
     }
 
     @Test func noPowercap_estimateIsLabelledWithWarningAndMethod() throws {
-        let tracker = EnergyTracker(configuration: FootprintConfiguration(powercapRoot: "/nonexistent/powercap", cpuTDPWatts: 100, host: testHost))
+        let tracker = testTracker(root: "/nonexistent/powercap", cpuTDPWatts: 100)
         #expect(tracker.source == .estimate)
         let (_, measurement) = try tracker.measure("burn") { burnCPU(seconds: 0.2) }
         tracker.stop()
@@ -109,16 +153,18 @@ import Testing
         #expect(measurement.method.contains("estimate"))
         #expect(measurement.method.contains("--cpu-tdp 100 W"))
         #expect(measurement.warnings.contains { $0.contains("/nonexistent/powercap does not exist") })
-        // CPU energy = 100 W x CPU seconds / 2 CPUs, whatever the wall time.
+        // CPU energy = 100 W x CPU seconds / 2 CPUs, whatever the wall time: the window's CPU
+        // seconds come from the reads that gave its energy, so other tests' threads burning
+        // CPU in this process cannot come between them.
         let cpu = try #require(measurement.domainJoules["cpu"])
-        #expect(abs(cpu - 100 * measurement.cpuSeconds / 2) < 0.5)
+        #expect(abs(cpu - 100 * measurement.cpuSeconds / 2) < 1e-9)
         #expect(cpu > 0)
         #expect(measurement.domainJoules["ram"]! > 0)
         #expect(tracker.provenance.source == .estimate)
     }
 
     @Test func windows_nestAndRejectMisuse() throws {
-        let tracker = EnergyTracker(configuration: FootprintConfiguration(powercapRoot: "/nonexistent", host: testHost))
+        let tracker = testTracker(root: "/nonexistent")
         try tracker.beginWindow("a")
         #expect(throws: FootprintError.windowMisuse(name: "a", reason: "already open")) { try tracker.beginWindow("a") }
         #expect(throws: FootprintError.windowMisuse(name: "b", reason: "not open")) { try tracker.endWindow("b") }
@@ -132,14 +178,16 @@ import Testing
     @Test func idleBaseline_givesEnergyAboveIdle() throws {
         let tree = try FakePowercapTree()
         try tree.addZone("intel-rapl/intel-rapl:0", name: "package-0", energy: "0", maxRange: "1000000000")
-        let reader = ClockedCounterReader(tree: tree, counters: ["intel-rapl:0": .init(watts: 20, startMicrojoules: 0, maxRange: 1e9)])
-        let tracker = tracker(tree, reader: reader)
-        let baseline = try tracker.measureIdleBaseline(seconds: 0.3)
-        #expect(abs(baseline.powerWatts - 20) < 1)
-        let (_, measurement) = try tracker.measure("work") { Thread.sleep(forTimeInterval: 0.3) }
+        let clock = ManualClock()
+        let reader = ClockedCounterReader(tree: tree, clock: clock, counters: ["intel-rapl:0": .init(watts: 20, startMicrojoules: 0, maxRange: 1e9)])
+        let tracker = tracker(tree, reader: reader, clock: clock)
+        let baseline = try tracker.measureIdleBaseline(seconds: 0.3)   // sleeps on the tracker's clock
+        #expect(abs(baseline.powerWatts - 20) < 1e-4)
+        #expect(abs(baseline.seconds - 0.3) < 1e-9)
+        let (_, measurement) = try tracker.measure("work") { clock.advance(0.3) }
         tracker.stop()
         let above = try #require(measurement.energyAboveIdleJoules)
-        #expect(abs(above) < 0.05 * measurement.energyJoules + 0.2)
+        #expect(abs(above) < 1e-4)
     }
 
     @Test func sampleInterval_shortenedForFastWraps_andWarnsWhenAskedTooLong() throws {
@@ -151,6 +199,45 @@ import Testing
         #expect(abs(interval - 0.02) < 1e-9)
         #expect(warning?.contains("too long") == true)
         #expect(EnergyTracker.sampleInterval(requested: 0.01, explicit: true, inventory: inventory).0 == 0.01)
+    }
+}
+
+/// The failed-read scenario of defect 2, one step a second on a manual clock: the epoch begins
+/// at 1 J, the counter fails and reaches 2 J, a phase opens and closes on two failed reads,
+/// reads recover and the counter reaches 3 J, and the epoch ends.
+struct FailedReadScenario {
+    struct Outcome {
+        var epoch: EnergyMeasurement
+        var phase: EnergyMeasurement
+        var missingSamples: Int
+    }
+
+    /// Runs the seven steps, with a sampler read after each step in `samplingAfterSteps`.
+    func run(samplingAfterSteps sampled: Set<Int>) throws -> Outcome {
+        let tree = try FakePowercapTree()
+        try tree.addZone("intel-rapl/intel-rapl:0", name: "package-0", energy: "1000000")
+        let energyFile = tree.root + "/intel-rapl/intel-rapl:0/energy_uj"
+        let reader = FailingReader()
+        let clock = ManualClock()
+        let tracker = testTracker(root: tree.root, reader: reader, clock: clock)
+        var phase: EnergyMeasurement?
+        let steps: [() throws -> Void] = [
+            { try tracker.beginWindow("epoch") },                               // 0: reads 1 J
+            { reader.fail(energyFile, .ioError) },                              // 1
+            { tree.setEnergy("intel-rapl/intel-rapl:0", 2_000_000) },          // 2
+            { try tracker.beginWindow("phase") },                               // 3: fails
+            { phase = try tracker.endWindow("phase") },                         // 4: fails
+            { reader.fail(energyFile, .none) },                                 // 5
+            { tree.setEnergy("intel-rapl/intel-rapl:0", 3_000_000) },          // 6
+        ]
+        for (index, step) in steps.enumerated() {
+            try step()
+            clock.advance(1)
+            if sampled.contains(index) { tracker.sample() }
+        }
+        let epoch = try tracker.endWindow("epoch")                             // reads 3 J
+        tracker.stop()
+        return Outcome(epoch: epoch, phase: try #require(phase), missingSamples: tracker.provenance.missingSamples)
     }
 }
 

@@ -23,10 +23,19 @@ final class FailingReader: PowercapFileReader {
     func isDirectory(_ path: String) -> Bool { system.isDirectory(path) }
 }
 
-/// Serves `energy_uj` of chosen zones from the clock: each counter advances at a known power,
+/// A clock that moves only when told: `advance`, or a `sleep` on it (the idle baseline).
+final class ManualClock: FootprintClock {
+    private let now = Mutex<Double>(1_000)
+
+    func monotonicSeconds() -> Double { now.withLock { $0 } }
+    func sleep(seconds: Double) { advance(seconds) }
+    func advance(_ seconds: Double) { now.withLock { $0 += seconds } }
+}
+
+/// Serves `energy_uj` of chosen zones from a clock: each counter advances at a known power,
 /// continuously, modulo its range, whenever it is read; other files come from the tree.
-/// Unlike a writer thread it is never stale when the machine is busy, so energy can be
-/// checked against power x time to well within 1 %.
+/// On a `ManualClock` shared with the tracker, energy is power x time to the microjoule
+/// whatever else the machine is doing.
 final class ClockedCounterReader: PowercapFileReader {
     struct Counter: Sendable {
         var watts: Double
@@ -35,27 +44,75 @@ final class ClockedCounterReader: PowercapFileReader {
     }
 
     private let counters: [String: Counter]
-    private let start = ProcessUsage.monotonicSeconds()
+    private let clock: any FootprintClock
+    private let start: Double
     private let system = SystemPowercapFileReader()
 
-    /// `counters` maps a zone folder (as listed under the root) to its counter.
-    init(tree: FakePowercapTree, counters: [String: Counter]) {
+    /// `counters` maps a zone folder (as listed under the root) to its counter; two folders
+    /// may share one counter's settings to serve a mirror.
+    init(tree: FakePowercapTree, clock: any FootprintClock, counters: [String: Counter]) {
         var byPath: [String: Counter] = [:]
         for (relative, counter) in counters {
             byPath[(SystemPowercapFileReader().resolvedPath(tree.root + "/" + relative) ?? "") + "/energy_uj"] = counter
         }
         self.counters = byPath
+        self.clock = clock
+        start = clock.monotonicSeconds()
     }
 
     func contents(ofFile path: String) throws(PowercapReadError) -> String {
         guard let counter = counters[path] else { return try system.contents(ofFile: path) }
-        let energy = counter.startMicrojoules + counter.watts * (ProcessUsage.monotonicSeconds() - start) * 1e6
+        // Rounded to the microjoule, so that steps of the clock give whole, repeatable deltas.
+        let energy = (counter.startMicrojoules + counter.watts * (clock.monotonicSeconds() - start) * 1e6).rounded()
         return "\(UInt64(energy.truncatingRemainder(dividingBy: counter.maxRange)))\n"
     }
 
     func entries(ofDirectory path: String) -> [String] { system.entries(ofDirectory: path) }
     func resolvedPath(_ path: String) -> String? { system.resolvedPath(path) }
     func isDirectory(_ path: String) -> Bool { system.isDirectory(path) }
+}
+
+/// One `energy_uj` that advances by a fixed step at every read of it, whoever reads it: a
+/// window's energy is then exactly one step per read it saw after its first.
+final class SteppingCounterReader: PowercapFileReader {
+    private let path: String
+    private let stepMicrojoules: UInt64
+    private let value = Mutex<UInt64>(0)
+    private let system = SystemPowercapFileReader()
+
+    init(tree: FakePowercapTree, zone: String, stepMicrojoules: UInt64) {
+        path = (SystemPowercapFileReader().resolvedPath(tree.root + "/" + zone) ?? "") + "/energy_uj"
+        self.stepMicrojoules = stepMicrojoules
+    }
+
+    func contents(ofFile path: String) throws(PowercapReadError) -> String {
+        guard path == self.path else { return try system.contents(ofFile: path) }
+        let current = value.withLock { value in
+            defer { value += stepMicrojoules }
+            return value
+        }
+        return "\(current)\n"
+    }
+
+    func entries(ofDirectory path: String) -> [String] { system.entries(ofDirectory: path) }
+    func resolvedPath(_ path: String) -> String? { system.resolvedPath(path) }
+    func isDirectory(_ path: String) -> Bool { system.isDirectory(path) }
+}
+
+/// A tracker for these tests on the powercap tree at `root`. The machine's own GPUs never join
+/// in: GPUs are measured only through a fake NVML given by path (`nvmlLibrary`, all its GPUs
+/// unless `gpus` says otherwise). With a manual clock there is no background sampler: the test
+/// places every read (window boundaries, `sample()`) and moves time itself, so nothing depends
+/// on how busy the machine is.
+func testTracker(root: String, reader: any PowercapFileReader = SystemPowercapFileReader(), interval: Double? = nil,
+                 cpuTDPWatts: Double? = nil, clock: ManualClock? = nil, nvmlLibrary: String? = nil,
+                 gpus: GPUSelection = .all) -> EnergyTracker {
+    var configuration = FootprintConfiguration(powercapRoot: root, sampleIntervalSeconds: interval, cpuTDPWatts: cpuTDPWatts,
+                                               reader: reader, host: testHost, clock: clock ?? SystemClock(),
+                                               gpus: nvmlLibrary == nil ? GPUSelection.indices([]) : gpus)
+    configuration.backgroundSampling = clock == nil
+    if let nvmlLibrary { configuration.nvmlLibrary = nvmlLibrary }
+    return EnergyTracker(configuration: configuration)
 }
 
 /// The machine the run records and trackers of these tests describe.

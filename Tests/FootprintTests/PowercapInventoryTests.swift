@@ -27,12 +27,70 @@ import Reports
         #expect(inventory.zones.filter { $0.role == .breakdown }.map(\.domain).sorted() == ["core-0", "uncore-0"])
     }
 
+    /// One socket counter listed once per die advances in lockstep over the check: counted once,
+    /// and the probe shows the deltas it compared.
     @Test func amdMultiDie_mirroredCounterCountedOnce() throws {
         let tree = try FakePowercapTree.amdMultiDie()
-        let inventory = PowercapInventory.discover(root: tree.root)
+        let clock = ManualClock()
+        let socket = ClockedCounterReader.Counter(watts: 180, startMicrojoules: 123_456_789_000, maxRange: 262_143_328_850)
+        let reader = ClockedCounterReader(tree: tree, clock: clock, counters: ["intel-rapl:0": socket, "intel-rapl:1": socket])
+        let inventory = PowercapInventory.discover(root: tree.root, reader: reader, clock: clock)
         #expect(inventory.countedDomains == ["package-0"])
         #expect(inventory.zones[1].role == .mirror(of: "intel-rapl:0"))
-        #expect(PowercapProbe(inventory: inventory).diagnosis.contains { $0.contains("mirror") })
+        let check = try #require(inventory.zones[1].mirrorCheck)
+        #expect(check.isMirror)
+        #expect(check.intervalSeconds.count == PowercapInventory.mirrorCheckReads - 1)
+        #expect(check.deltasMicrojoules == Array(repeating: 3_600_000, count: 5))
+        #expect(check.otherDeltasMicrojoules == check.deltasMicrojoules)
+        let probe = PowercapProbe(inventory: inventory)
+        #expect(probe.diagnosis.contains { $0.contains("mirror") })
+        #expect(probe.rendered().contains("intel-rapl:1 against intel-rapl:0: 3600000/3600000, 3600000/3600000"))
+    }
+
+    /// Defect 1: two DRAM counters that happen to start within a joule of each other but draw
+    /// 20 W and 23 W are two counters. Both are counted, so a window's total has both (the
+    /// merge dropped one socket's DRAM: 58 W reported where the counters advanced at 61 W).
+    @Test func distinctCountersStartingWithinAJoule_areBothCounted() throws {
+        let tree = try FakePowercapTree.twoSocketServer()
+        let clock = ManualClock()
+        let reader = ClockedCounterReader(tree: tree, clock: clock, counters: [
+            "intel-rapl:0:1": .init(watts: 20, startMicrojoules: 700_000_000, maxRange: 65_712_999_613),
+            "intel-rapl:1:1": .init(watts: 23, startMicrojoules: 700_400_000, maxRange: 65_712_999_613),
+        ])
+        let inventory = PowercapInventory.discover(root: tree.root, reader: reader, clock: clock)
+        #expect(inventory.countedDomains == ["package-0", "dram-0", "package-1", "dram-1"])
+        let check = try #require(inventory.zones.first { $0.id == "intel-rapl:1:1" }?.mirrorCheck)
+        #expect(!check.isMirror)
+        #expect(check.otherID == "intel-rapl:0:1")
+        #expect(check.deltasMicrojoules.first == 460_000 && check.otherDeltasMicrojoules.first == 400_000)
+        #expect(check.verdict.contains("distinct counters"))
+        #expect(PowercapProbe(inventory: inventory).rendered().contains("intel-rapl:1:1 against intel-rapl:0:1: 460000/400000"))
+
+        let tracker = testTracker(root: tree.root, reader: reader, clock: clock)
+        let (_, window) = try tracker.measure("epoch") { clock.advance(2) }
+        tracker.stop()
+        // The packages are static files here; the two DRAM counters give 40 J + 46 J.
+        #expect(abs(window.energyJoules - 86) < 1e-5)
+    }
+
+    /// A counter that does not advance during the check cannot prove it mirrors another:
+    /// counted, with the reason in the probe.
+    @Test func counterNotAdvancingDuringTheCheck_isCountedNotMerged() throws {
+        let tree = try FakePowercapTree.amdMultiDie()   // static files: neither counter moves
+        let inventory = PowercapInventory.discover(root: tree.root, clock: ManualClock())
+        #expect(inventory.countedDomains == ["package-0-die-0", "package-0-die-1"])
+        let check = try #require(inventory.zones[1].mirrorCheck)
+        #expect(!check.isMirror)
+        #expect(check.deltasMicrojoules == Array(repeating: 0, count: 5))
+        #expect(inventory.zones[1].reason.contains("did not advance"))
+        #expect(PowercapProbe(inventory: inventory).rendered().contains("not a mirror, the counters did not advance"))
+    }
+
+    /// Zones that start more than a joule apart are never read twice at start-up.
+    @Test func countersStartingApart_needNoCheck() throws {
+        let tree = try FakePowercapTree.twoSocketServer()
+        let inventory = PowercapInventory.discover(root: tree.root, clock: ManualClock())
+        #expect(inventory.zones.allSatisfy { $0.mirrorCheck == nil })
     }
 
     @Test func distinctDies_areBothCounted() throws {
@@ -65,7 +123,7 @@ import Reports
         #expect(inventory.zones[0].role == .unreadable)
         #expect(inventory.zones[0].initialEnergyMicrojoules == nil)
         #expect(!inventory.isUsable)
-        let tracker = EnergyTracker(configuration: FootprintConfiguration(powercapRoot: tree.root, host: testHost))
+        let tracker = testTracker(root: tree.root)
         #expect(tracker.source == .estimate)
         #expect(tracker.startupWarnings.contains { $0.contains("no readable package") })
     }
@@ -77,7 +135,7 @@ import Reports
         let inventory = PowercapInventory.discover(root: tree.root)
         #expect(inventory.countedZones.count == 2)
         #expect(inventory.zones.allSatisfy { $0.wrapSeconds == nil })
-        let tracker = EnergyTracker(configuration: FootprintConfiguration(powercapRoot: tree.root, host: testHost))
+        let tracker = testTracker(root: tree.root)
         #expect(tracker.source == .rapl)
         #expect(tracker.startupWarnings.contains { $0.contains("max_energy_range_uj missing") })
     }

@@ -79,6 +79,13 @@ struct FuzzedPowercapTree: PowercapFileReader {
     }
 }
 
+/// A clock that never moves and never waits: the mirror check reads its counters without
+/// sleeping, so no input slows the fuzzer down.
+struct StoppedClock: FootprintClock {
+    func monotonicSeconds() -> Double { 0 }
+    func sleep(seconds: Double) {}
+}
+
 @main enum PowercapFuzz {
     static func main() { runFuzzer { data, size in fuzz(data, size) } }
 }
@@ -86,7 +93,7 @@ struct FuzzedPowercapTree: PowercapFileReader {
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let tree = FuzzedPowercapTree(UnsafeBufferPointer(start: data, count: size))
-    let inventory = PowercapInventory.discover(root: FuzzedPowercapTree.root, reader: tree)
+    let inventory = PowercapInventory.discover(root: FuzzedPowercapTree.root, reader: tree, clock: StoppedClock())
     // What the sampler relies on: each physical zone once, and one distinct label per sampled
     // zone (readings are keyed by label, so two zones under one label would lose energy).
     let ids = inventory.zones.map(\.path)

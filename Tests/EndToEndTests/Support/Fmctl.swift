@@ -42,24 +42,27 @@ enum Fmctl {
     }()
 
     /// The environment every run gets: no RAPL (a powercap root that does not exist, so runs
-    /// behave alike on a laptop with RAPL and on this VM), one OpenBLAS thread.
+    /// behave alike on a laptop with RAPL and on this VM), no GPU (an empty
+    /// CUDA_VISIBLE_DEVICES, likewise for a machine with one), one OpenBLAS thread.
     static var environment: [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["FMCTL_POWERCAP_ROOT"] = "/nonexistent/fmctl-e2e-powercap"
+        env["CUDA_VISIBLE_DEVICES"] = ""
         env["OPENBLAS_NUM_THREADS"] = "1"
         return env
     }
 
     /// Starts `fmctl arguments` in `directory` with stdout and stderr going to files there
-    /// (or `executable`, a launcher such as mpirun whose arguments start fmctl, with `extra`
-    /// variables in its environment).
+    /// (or `executable`, a launcher such as mpirun whose arguments start fmctl); `changes` sets
+    /// (or, with nil, removes) variables of `environment`.
     static func start(_ arguments: [String], in directory: String, executable: String = binary,
-                      extra: [String: String] = [:]) throws -> RunningFmctl {
+                      environment changes: [String: String?] = [:]) throws -> RunningFmctl {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = environment.merging(extra) { $1 }
+        process.environment = environment.merging(changes.compactMapValues { $0 }) { _, new in new }
+            .filter { key, _ in changes[key] != .some(nil) }
         let id = UUID().uuidString
         let stdoutPath = directory + "/.fmctl-stdout-" + id
         let stderrPath = directory + "/.fmctl-stderr-" + id
@@ -80,8 +83,9 @@ enum Fmctl {
 
     /// Runs `fmctl arguments` to the end, killing it after `timeout` seconds (the test then fails).
     @discardableResult
-    static func run(_ arguments: [String], in directory: String, timeout: Double = 60) throws -> FmctlResult {
-        try start(arguments, in: directory).wait(timeout: timeout)
+    static func run(_ arguments: [String], in directory: String, timeout: Double = 60,
+                    environment changes: [String: String?] = [:]) throws -> FmctlResult {
+        try start(arguments, in: directory, environment: changes).wait(timeout: timeout)
     }
 }
 
