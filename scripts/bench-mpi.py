@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """make bench, part 3: data-parallel training on this machine. One epoch of the reference CNN
 in one process with T threads against T processes of one thread each under mpirun (the
-gradient all-reduce non-blocking, and blocking), alternated so that drift on a shared machine
-hits all alike; per run the epoch's time from its own log, the share of the training time
-spent in the all-reduce and the gradient bytes summed per step. Python's standard library only.
+gradient all-reduce blocking, and non-blocking), at global batches 32 and 128, alternated so
+that drift on a shared machine hits all alike; per run the epoch's time from its own log, the
+share of the epoch spent in the all-reduce and the gradient bytes summed per step; then the
+scaling model of docs/distributed.md from the same figures. Python's standard library only.
 
-Usage: scripts/bench-mpi.py [--fmctl .build/release/fmctl] [--rounds 2] [--threads 2]
+Usage: scripts/bench-mpi.py [--fmctl .build/release/fmctl] [--rounds 1] [--threads 2] [--batches 32,128]
 """
 import argparse
 import json
@@ -17,7 +18,8 @@ import tempfile
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--fmctl", default=".build/release/fmctl")
-ap.add_argument("--rounds", type=int, default=2)
+ap.add_argument("--rounds", type=int, default=1)
+ap.add_argument("--batches", default="32,128")
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--model", default="cnn")
 args = ap.parse_args()
@@ -29,9 +31,10 @@ work = tempfile.mkdtemp(prefix="fmctl-bench-mpi-")
 env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 
 
-def train(name, processes, allreduce=None):
+def train(name, processes, allreduce, batch):
     run_dir = os.path.join(work, name)
-    cmd = [args.fmctl, "train", "--model", args.model, "--epochs", "1", "--no-footprint", "--run-dir", run_dir]
+    cmd = [args.fmctl, "train", "--model", args.model, "--epochs", "1", "--batch-size", str(batch), "--no-footprint",
+           "--run-dir", run_dir]
     if processes == 1:
         cmd += ["--threads", str(args.threads)]
     else:
@@ -48,26 +51,30 @@ def train(name, processes, allreduce=None):
 
 
 configs = [("1 process x %d threads" % args.threads, 1, None),
-           ("%d processes x 1 thread, non-blocking" % args.threads, args.threads, "nonblocking"),
-           ("%d processes x 1 thread, blocking" % args.threads, args.threads, "blocking")]
-results = {name: [] for name, _, _ in configs}
+           ("%d processes x 1 thread, blocking" % args.threads, args.threads, "blocking"),
+           ("%d processes x 1 thread, non-blocking" % args.threads, args.threads, "nonblocking")]
+batches = [int(b) for b in args.batches.split(",")]
+results = {(name, batch): [] for name, _, _ in configs for batch in batches}
 for i in range(args.rounds):
-    for name, processes, allreduce in configs:
-        results[name].append(train(f"{processes}-{allreduce}-{i}", processes, allreduce))
+    for batch in batches:
+        for name, processes, allreduce in configs:
+            results[(name, batch)].append(train(f"{processes}-{allreduce}-{batch}-{i}", processes, allreduce, batch))
 
-print(f"fmctl train --epochs 1 ({args.model}, global batch 32), {args.rounds} alternated rounds")
-base = min(r[0]["duration_s"] for r in results[configs[0][0]])
-for name, processes, _ in configs:
-    runs = results[name]
-    best = min(r[0]["duration_s"] for r in runs)
-    line = f"  {name:38s} epoch best {best:6.2f} s ({best / base:4.2f}x one process)"
-    line += "  runs " + ", ".join(f"{r[0]['duration_s']:.2f}" for r in runs)
-    if processes > 1:
-        e, steps, _ = min(runs, key=lambda r: r[0]["duration_s"])
-        share = e["allreduce_s"] / e["duration_s"]
-        line += f"  all-reduce {100 * share:.0f} % of the epoch, {e['allreduce_bytes'] / steps / 1e6:.2f} MB per step"
-    line += f"  test accuracy {runs[0][2]:.4f}"
-    print(line)
+print(f"fmctl train --epochs 1 ({args.model}), {args.rounds} alternated round(s)")
+for batch in batches:
+    print(f" global batch {batch}")
+    base = min(r[0]["duration_s"] for r in results[(configs[0][0], batch)])
+    for name, processes, _ in configs:
+        runs = results[(name, batch)]
+        best = min(r[0]["duration_s"] for r in runs)
+        line = f"  {name:38s} epoch {best:6.2f} s ({best / base:4.2f}x one process)"
+        if len(runs) > 1:
+            line += "  runs " + ", ".join(f"{r[0]['duration_s']:.2f}" for r in runs)
+        if processes > 1:
+            e, steps, _ = min(runs, key=lambda r: r[0]["duration_s"])
+            line += f"  all-reduce {100 * e['allreduce_s'] / e['duration_s']:.0f} % of the epoch, {e['allreduce_bytes'] / steps / 1e6:.2f} MB per step"
+        line += f"  test accuracy {runs[0][2]:.4f}"
+        print(line)
 
 # The scaling model of docs/distributed.md, from this run's figures: the compute time per
 # sample of one process (this machine, all its threads), the gradient bytes of a step, and a
@@ -76,11 +83,11 @@ for name, processes, _ in configs:
 # overlap it takes b x c + t_comm, and with perfect overlap communication hides from
 # b = t_comm / c on (a global batch of N x b).
 ALPHA = 5e-6
-one = min(results[configs[0][0]], key=lambda r: r[0]["duration_s"])
-e, steps, _ = min(results[configs[1][0]], key=lambda r: r[0]["duration_s"])
-compute_per_sample = one[0]["duration_s"] / one[1] / 32
+one = min(results[(configs[0][0], batches[0])], key=lambda r: r[0]["duration_s"])
+e, steps, _ = min(results[(configs[1][0], batches[0])], key=lambda r: r[0]["duration_s"])
+compute_per_sample = one[0]["duration_s"] / one[1] / batches[0]
 grad_bytes = e["allreduce_bytes"] / steps
-print(f"scaling model: compute {1e6 * compute_per_sample:.1f} us per sample (one process, {args.threads} threads), "
+print(f"scaling model: compute {1e6 * compute_per_sample:.1f} us per sample (one process, {args.threads} threads, batch {batches[0]}), "
       f"{grad_bytes / 1e6:.2f} MB of gradients per step, ring all-reduce, {1e6 * ALPHA:.0f} us per message")
 print(f"  {'nodes':>5s} {'link':>9s} {'t_comm/step':>12s} {'comm share at 32/node':>22s} {'batch/node to hide':>19s} {'global batch':>13s}")
 for nodes in (8, 64):

@@ -8,15 +8,17 @@
  *   3. Adam on w[i, o], m[i, o], v[i, o] with g  (while the rows are in cache)
  * The weight gradient is never written to memory and the kernel, m and v are streamed once
  * per step instead of four times (gradient GEMM, input-gradient GEMM, Adam's read and write).
- * Rows are independent, so threads take disjoint row ranges (and so disjoint columns of dx). */
+ * With `dw` given (m and v then unused), step 3 stores g in dw instead: the same sweep for a
+ * step whose gradients must be whole before the update (a gradient hook). Rows are
+ * independent, so threads take disjoint row ranges (and so disjoint columns of dx). */
 
 /* The baseline: the same three steps one row at a time, in plain loops. */
 static void dense_adam_generic(const float *x, const float *dy, const float *dyt, float *w, float *m, float *v,
-                               float *dx, long batch, long in, long out, long padded,
+                               float *dw, float *dx, long batch, long in, long out, long padded,
                                long row_begin, long row_end, float alpha, float c1, float c2, float eps) {
     (void)dyt; (void)padded;
     for (long i = row_begin; i < row_end; i++) {
-        float *wr = w + i * out, *mr = m + i * out, *vr = v + i * out;
+        float *wr = w + i * out, *mr = dw ? 0 : m + i * out, *vr = dw ? 0 : v + i * out;
         if (dx) {
             for (long b = 0; b < batch; b++) {
                 float s = 0;
@@ -27,7 +29,8 @@ static void dense_adam_generic(const float *x, const float *dy, const float *dyt
         for (long o = 0; o < out; o++) {
             float g = 0;
             for (long b = 0; b < batch; b++) g += x[b * in + i] * dy[b * out + o];
-            adam_scalar(wr + o, mr + o, vr + o, g, alpha, c1, c2, eps);
+            if (dw) dw[i * out + o] = g;
+            else adam_scalar(wr + o, mr + o, vr + o, g, alpha, c1, c2, eps);
         }
     }
 }
@@ -88,8 +91,9 @@ AVX2 static inline void input_gradient_6x16(const float *dyt, const float *w, fl
     }
 }
 
-/* Weight gradient of rows [i, i + 6) and outputs [o0, o0 + 16), and Adam on them. */
-AVX2 static inline void weight_update_6x16(const float *x, const float *dy, float *w, float *m, float *v,
+/* Weight gradient of rows [i, i + 6) and outputs [o0, o0 + 16), and Adam on them (or, with
+ * dw, the gradient stored there). */
+AVX2 static inline void weight_update_6x16(const float *x, const float *dy, float *w, float *m, float *v, float *dw,
                                            long batch, long in, long out, long i, long o0,
                                            __m256 alpha, __m256 c1, __m256 c2, __m256 eps) {
     ZERO12
@@ -97,6 +101,14 @@ AVX2 static inline void weight_update_6x16(const float *x, const float *dy, floa
         const float *d = dy + b * out + o0;
         __m256 d0 = _mm256_loadu_ps(d), d1 = _mm256_loadu_ps(d + 8);
         STEP6x2(x + b * in + i, 1, d0, d1)
+    }
+    if (dw) {
+        float *d = dw + i * out + o0;
+#define STORE_ROW(r, g0, g1) _mm256_storeu_ps(d + (r) * out, g0); _mm256_storeu_ps(d + (r) * out + 8, g1);
+        STORE_ROW(0, a00, a01) STORE_ROW(1, a10, a11) STORE_ROW(2, a20, a21)
+        STORE_ROW(3, a30, a31) STORE_ROW(4, a40, a41) STORE_ROW(5, a50, a51)
+#undef STORE_ROW
+        return;
     }
     float *wk = w + i * out + o0, *mk = m + i * out + o0, *vk = v + i * out + o0;
 #define ADAM_ROW(r, g0, g1) \
@@ -110,9 +122,10 @@ AVX2 static inline void weight_update_6x16(const float *x, const float *dy, floa
 /* One row i (the tails of a range): the input gradient over 8 batch columns at a time,
  * then gradient and update over 8 outputs at a time. */
 AVX2 static inline void row_update(const float *x, const float *dy, const float *dyt, float *w, float *m, float *v,
-                                   float *dx, long batch, long in, long out, long padded, long i,
+                                   float *dw, float *dx, long batch, long in, long out, long padded, long i,
                                    __m256 alpha, __m256 c1, __m256 c2, __m256 eps) {
-    float *wr = w + i * out, *mr = m + i * out, *vr = v + i * out;
+    float *wr = w + i * out, *mr = dw ? 0 : m + i * out, *vr = dw ? 0 : v + i * out;
+    float *dr = dw ? dw + i * out : 0;
     if (dx) {
         for (long b0 = 0; b0 < padded; b0 += 8) {
             __m256 a = _mm256_setzero_ps();
@@ -128,18 +141,20 @@ AVX2 static inline void row_update(const float *x, const float *dy, const float 
         __m256 a = _mm256_setzero_ps();
         for (long b = 0; b < batch; b++)
             a = _mm256_fmadd_ps(_mm256_broadcast_ss(x + b * in + i), _mm256_loadu_ps(dy + b * out + o0), a);
-        adam8(wr + o0, mr + o0, vr + o0, a, alpha, c1, c2, eps);
+        if (dr) _mm256_storeu_ps(dr + o0, a);
+        else adam8(wr + o0, mr + o0, vr + o0, a, alpha, c1, c2, eps);
     }
     float a1 = alpha[0], k1 = c1[0], k2 = c2[0], e = eps[0];
     for (; o0 < out; o0++) {
         float g = 0;
         for (long b = 0; b < batch; b++) g += x[b * in + i] * dy[b * out + o0];
-        adam_scalar(wr + o0, mr + o0, vr + o0, g, a1, k1, k2, e);
+        if (dr) dr[o0] = g;
+        else adam_scalar(wr + o0, mr + o0, vr + o0, g, a1, k1, k2, e);
     }
 }
 
 AVX2 static void dense_adam_avx2(const float *x, const float *dy, const float *dyt, float *w, float *m, float *v,
-                                 float *dx, long batch, long in, long out, long padded,
+                                 float *dw, float *dx, long batch, long in, long out, long padded,
                                  long row_begin, long row_end, float alpha, float c1, float c2, float eps) {
     __m256 va = _mm256_set1_ps(alpha), v1 = _mm256_set1_ps(c1), v2 = _mm256_set1_ps(c2), ve = _mm256_set1_ps(eps);
     long i = row_begin;
@@ -153,16 +168,18 @@ AVX2 static void dense_adam_avx2(const float *x, const float *dy, const float *d
             long next = (i + TILE_ROWS) * out;
             for (long e = 0; e < TILE_ROWS * out; e += 16) {
                 _mm_prefetch((const char *)(w + next + e), _MM_HINT_T0);
-                _mm_prefetch((const char *)(m + next + e), _MM_HINT_T0);
-                _mm_prefetch((const char *)(v + next + e), _MM_HINT_T0);
+                if (!dw) {
+                    _mm_prefetch((const char *)(m + next + e), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(v + next + e), _MM_HINT_T0);
+                }
             }
         }
         /* The input gradient first: it needs the rows before their update. */
         if (dx)
             for (long b0 = 0; b0 < padded; b0 += 16) input_gradient_6x16(dyt, w, dx, batch, in, out, padded, i, b0);
-        for (long o0 = 0; o0 < out; o0 += 16) weight_update_6x16(x, dy, w, m, v, batch, in, out, i, o0, va, v1, v2, ve);
+        for (long o0 = 0; o0 < out; o0 += 16) weight_update_6x16(x, dy, w, m, v, dw, batch, in, out, i, o0, va, v1, v2, ve);
     }
-    for (; i < row_end; i++) row_update(x, dy, dyt, w, m, v, dx, batch, in, out, padded, i, va, v1, v2, ve);
+    for (; i < row_end; i++) row_update(x, dy, dyt, w, m, v, dw, dx, batch, in, out, padded, i, va, v1, v2, ve);
 }
 #endif
 
@@ -174,13 +191,24 @@ void fm_transpose_pad(const float *src, long rows, long columns, float *dst, lon
     }
 }
 
+static void dense_sweep(const float *x, const float *dy, const float *dyt, float *w, float *m, float *v, float *dw,
+                        float *dx, long batch, long in, long out, long padded,
+                        long row_begin, long row_end, float alpha, float c1, float c2, float eps) {
+#if HAVE_AVX2_PATH
+    if (fm_kernels_avx2_enabled())
+        dense_adam_avx2(x, dy, dyt, w, m, v, dw, dx, batch, in, out, padded, row_begin, row_end, alpha, c1, c2, eps);
+    else
+#endif
+        dense_adam_generic(x, dy, dyt, w, m, v, dw, dx, batch, in, out, padded, row_begin, row_end, alpha, c1, c2, eps);
+}
+
 void fm_dense_backward_adam(const float *x, const float *dy, const float *dyt, float *w, float *m, float *v,
                             float *dx, long batch, long in, long out, long padded,
                             long row_begin, long row_end, float alpha, float c1, float c2, float eps) {
-#if HAVE_AVX2_PATH
-    if (fm_kernels_avx2_enabled())
-        dense_adam_avx2(x, dy, dyt, w, m, v, dx, batch, in, out, padded, row_begin, row_end, alpha, c1, c2, eps);
-    else
-#endif
-        dense_adam_generic(x, dy, dyt, w, m, v, dx, batch, in, out, padded, row_begin, row_end, alpha, c1, c2, eps);
+    dense_sweep(x, dy, dyt, w, m, v, 0, dx, batch, in, out, padded, row_begin, row_end, alpha, c1, c2, eps);
+}
+
+void fm_dense_backward(const float *x, const float *dy, const float *dyt, const float *w, float *dw, float *dx,
+                       long batch, long in, long out, long padded, long row_begin, long row_end) {
+    dense_sweep(x, dy, dyt, (float *)w, 0, 0, dw, dx, batch, in, out, padded, row_begin, row_end, 0, 0, 0, 0);
 }

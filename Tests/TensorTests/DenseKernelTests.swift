@@ -103,4 +103,51 @@ import Tensor
         // skipped would fail the comparison above.
         #expect(zip(rw, w).filter { abs($0 - $1) > 1e-4 }.count > w.count / 2)
     }
+
+    /// The same sweep storing the weight gradient (the path of a step with a gradient hook):
+    /// the weight, input and bias gradients against the textbook GEMMs, the weights untouched,
+    /// every element of the weight gradient written.
+    @Test(arguments: shapes, [true, false])
+    func backward_storesTheGradientsOfTheTextbookGEMMs(_ s: Shape, avx2: Bool) {
+        let before = fm_kernels_use_avx2(avx2 ? 1 : 0)
+        defer { fm_kernels_use_avx2(before) }
+        let (n, i, o) = (s.batch, s.inFeatures, s.outFeatures)
+        let x = random(n * i, seed: 21), dy = random(n * o, seed: 22, low: -0.2, high: 0.2), w = random(i * o, seed: 23)
+        let dwWant = Reference.gemm(transposeA: true, transposeB: false, m: i, n: o, k: n, alpha: 1, a: x, b: dy, beta: 0,
+                                    c: [Float](repeating: 0, count: i * o))
+        let dxWant = Reference.gemm(transposeA: false, transposeB: true, m: n, n: i, k: o, alpha: 1, a: dy, b: w, beta: 0,
+                                    c: [Float](repeating: 0, count: n * i))
+        let dbWant = (0..<o).map { c in (0..<n).reduce(Float(0)) { $0 + dy[$1 * o + c] } }
+        for withInputGradient in [true, false] {
+            var dw = [Float](repeating: .nan, count: i * o), dx = [Float](repeating: .nan, count: n * i)
+            var db = [Float](repeating: .nan, count: o)
+            var scratch = [Float](repeating: .nan, count: denseBackwardAdamScratchCount(maxBatch: n, outFeatures: o))
+            let weights = w
+            x.withUnsafeBufferPointer { xp in
+                dy.withUnsafeBufferPointer { dyp in
+                    weights.withUnsafeBufferPointer { wp in
+                        dw.withUnsafeMutableBufferPointer { dwp in
+                            dx.withUnsafeMutableBufferPointer { dxp in
+                                db.withUnsafeMutableBufferPointer { dbp in
+                                    scratch.withUnsafeMutableBufferPointer { sp in
+                                        denseBackward(dyp.baseAddress!, xp.baseAddress!, wp.baseAddress!, dweight: dwp.baseAddress!,
+                                                      dbias: dbp.baseAddress!, dinp: withInputGradient ? dxp.baseAddress! : nil,
+                                                      scratch: sp.baseAddress!, batch: n, inFeatures: i, outFeatures: o)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            #expect(weights == w)
+            #expect(maxAbsDiff(dw, dwWant) <= 1e-5 * Float(n), "weight gradient")
+            #expect(maxAbsDiff(db, dbWant) <= 1e-5, "bias gradient")
+            if withInputGradient {
+                #expect(maxAbsDiff(dx, dxWant) <= 1e-5 * Float(o), "input gradient")
+            } else {
+                #expect(dx.allSatisfy { $0.isNaN }, "input gradient written although not asked for")
+            }
+        }
+    }
 }

@@ -308,8 +308,10 @@ extension PoolingTests {
                     dx.withUnsafeMutableBufferPointer { dxp in
                         dw.withUnsafeMutableBufferPointer { dwp in
                             db.withUnsafeMutableBufferPointer { dbp in
+                                var scratch = [Float](repeating: 0, count: denseBackwardAdamScratchCount(maxBatch: batch, outFeatures: o))
                                 denseBackward(rp.baseAddress!, xp.baseAddress!, wp.baseAddress!, dweight: dwp.baseAddress!,
-                                              dbias: dbp.baseAddress!, dinp: dxp.baseAddress!, batch: batch, inFeatures: i, outFeatures: o)
+                                              dbias: dbp.baseAddress!, dinp: dxp.baseAddress!, scratch: &scratch, batch: batch,
+                                              inFeatures: i, outFeatures: o)
                             }
                         }
                     }

@@ -41,6 +41,11 @@ void fm_dense_backward_adam(const float *x, const float *dy, const float *dyt, f
                             float *dx, long batch, long in, long out, long padded,
                             long row_begin, long row_end, float alpha, float c1, float c2, float eps);
 
+/* The same sweep without the update: dw (in, out) = x^T * dy, stored, for a step whose
+ * gradients must be whole before the optimiser runs (dense_adam.c). */
+void fm_dense_backward(const float *x, const float *dy, const float *dyt, const float *w, float *dw, float *dx,
+                       long batch, long in, long out, long padded, long row_begin, long row_end);
+
 /* dst (columns, padded_rows) = src (rows, columns) transposed, rows [rows, padded_rows) zero. */
 void fm_transpose_pad(const float *src, long rows, long columns, float *dst, long padded_rows);
 

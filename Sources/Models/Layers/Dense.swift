@@ -76,7 +76,7 @@ public final class Dense: SoftmaxFusable, AdamFusedLayer {
                               outFeatures: units, alpha: a.alpha, beta1: a.beta1, beta2: a.beta2, epsilon: a.epsilon)
         } else {
             denseBackward(dout, input, kernel, dweight: dKernel, dbias: dBias, dinp: inputGradient?.pointer,
-                          batch: batch, inFeatures: inFeatures, outFeatures: units)
+                          scratch: transposedGradient.pointer, batch: batch, inFeatures: inFeatures, outFeatures: units)
         }
         return inputGradient?.pointer
     }

@@ -37,7 +37,11 @@ package func denseForward(
 }
 
 /// Dense backward. dout is (B, OUT). Overwrites dweight (IN, OUT) = inp^T * dout and
-/// dbias (OUT) = column sums of dout; if dinp is given, dinp (B, IN) = dout * weight^T.
+/// dbias (OUT) = column sums of dout; if dinp is given, dinp (B, IN) = dout * weight^T. The
+/// sweep of `denseBackwardAdam` with the gradient stored instead of applied: one pass over the
+/// weight rows computes both products (two sgemm calls stream the weights twice, and OpenBLAS
+/// packs its operands on every call at batch 32). `scratch` holds
+/// `denseBackwardAdamScratchCount` floats. Twin: `Reference.dense` gradients (the tests).
 ///
 /// - Parameters:
 ///   - dout: Gradient with respect to the output (B, OUT), after the activation's backward.
@@ -46,19 +50,17 @@ package func denseForward(
 ///   - dweight: The kernel's gradient (IN, OUT), overwritten.
 ///   - dbias: The bias's gradient (OUT), overwritten; nil for none.
 ///   - dinp: Gradient with respect to the input (B, IN), overwritten; nil when nobody reads it.
+///   - scratch: Scratch of ``denseBackwardAdamScratchCount(maxBatch:outFeatures:)`` floats.
 ///   - batch: Rows of the batch (B).
 ///   - inFeatures: Inputs per sample (IN).
 ///   - outFeatures: Outputs per sample (OUT).
 package func denseBackward(
     _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
     dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
-    dinp: UnsafeMutablePointer<Float>?, batch: Int, inFeatures: Int, outFeatures: Int
+    dinp: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>, batch: Int, inFeatures: Int, outFeatures: Int
 ) {
-    sgemm(transposeA: true, m: inFeatures, n: outFeatures, k: batch, a: inp, b: dout, c: dweight)
-    if let dbias { columnSums(dout, rows: batch, columns: outFeatures, into: dbias) }
-    if let dinp {
-        sgemm(transposeB: true, m: batch, n: inFeatures, k: outFeatures, a: dout, b: weight, c: dinp)
-    }
+    denseSweep(dout, inp, weight: UnsafeMutablePointer(mutating: weight), update: .store(dweight), dbias: dbias,
+               dinp: dinp, scratch: scratch, batch: batch, inFeatures: inFeatures, outFeatures: outFeatures)
 }
 
 /// Floats of scratch space `denseBackwardAdam` needs: dout transposed, batch padded to 8.
@@ -103,13 +105,32 @@ package func denseBackwardAdam(
     dbias: UnsafeMutablePointer<Float>?, dinp: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>,
     batch: Int, inFeatures: Int, outFeatures: Int, alpha: Float, beta1: Float, beta2: Float, epsilon: Float
 ) {
+    denseSweep(dout, inp, weight: weight, update: .adam(m: m, v: v, alpha: alpha, c1: 1 - beta1, c2: 1 - beta2, epsilon: epsilon),
+               dbias: dbias, dinp: dinp, scratch: scratch, batch: batch, inFeatures: inFeatures, outFeatures: outFeatures)
+}
+
+/// What the sweep does with each block's weight gradient.
+private enum DenseGradientUse {
+    /// Keras's Adam on the weights (c1 = 1 - beta1, c2 = 1 - beta2).
+    case adam(m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, alpha: Float, c1: Float, c2: Float, epsilon: Float)
+    /// Stored in this (IN, OUT) array.
+    case store(UnsafeMutablePointer<Float>)
+}
+
+/// The one sweep over the weight rows behind `denseBackward` and `denseBackwardAdam`, split
+/// into pieces the worker pool takes as they come free.
+private func denseSweep(
+    _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>, weight: UnsafeMutablePointer<Float>, update: DenseGradientUse,
+    dbias: UnsafeMutablePointer<Float>?, dinp: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>,
+    batch: Int, inFeatures: Int, outFeatures: Int
+) {
     let padded = (batch + 7) / 8 * 8
     if dinp != nil { fm_transpose_pad(dout, batch, outFeatures, scratch, padded) }
     if let dbias { columnSums(dout, rows: batch, columns: outFeatures, into: dbias) }
     struct Job {
         let x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dyt: UnsafePointer<Float>
-        let w: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
-        let dx: UnsafeMutablePointer<Float>?
+        let w: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>?, v: UnsafeMutablePointer<Float>?
+        let dw: UnsafeMutablePointer<Float>?, dx: UnsafeMutablePointer<Float>?
         let batch: Int, inFeatures: Int, outFeatures: Int, padded: Int
         let alpha: Float, c1: Float, c2: Float, epsilon: Float, split: PieceSplit
     }
@@ -117,13 +138,24 @@ package func denseBackwardAdam(
     // or the hand-off costs more than it saves; boundaries on the kernel's 6-row blocks.
     let split = PieceSplit(inFeatures, pieces: 24 * BLAS.threads,
                            minimumPerPiece: max(1, 65_536 / max(1, 2 * batch * outFeatures)), alignment: 6)
-    var job = Job(x: inp, dy: dout, dyt: scratch, w: weight, m: m, v: v, dx: dinp, batch: batch, inFeatures: inFeatures,
-                  outFeatures: outFeatures, padded: padded, alpha: alpha, c1: 1 - beta1, c2: 1 - beta2,
-                  epsilon: epsilon, split: split)
+    var job: Job
+    switch update {
+    case let .adam(m, v, alpha, c1, c2, epsilon):
+        job = Job(x: inp, dy: dout, dyt: scratch, w: weight, m: m, v: v, dw: nil, dx: dinp, batch: batch, inFeatures: inFeatures,
+                  outFeatures: outFeatures, padded: padded, alpha: alpha, c1: c1, c2: c2, epsilon: epsilon, split: split)
+    case let .store(dw):
+        job = Job(x: inp, dy: dout, dyt: scratch, w: weight, m: nil, v: nil, dw: dw, dx: dinp, batch: batch, inFeatures: inFeatures,
+                  outFeatures: outFeatures, padded: padded, alpha: 0, c1: 0, c2: 0, epsilon: 0, split: split)
+    }
     runPieces(&job, pieces: split.pieces) { context, i in
         let j = context!.assumingMemoryBound(to: Job.self).pointee
         let r = j.split.range(i)
-        fm_dense_backward_adam(j.x, j.dy, j.dyt, j.w, j.m, j.v, j.dx, j.batch, j.inFeatures, j.outFeatures, j.padded,
-                               r.lowerBound, r.upperBound, j.alpha, j.c1, j.c2, j.epsilon)
+        if let dw = j.dw {
+            fm_dense_backward(j.x, j.dy, j.dyt, j.w, dw, j.dx, j.batch, j.inFeatures, j.outFeatures, j.padded,
+                              r.lowerBound, r.upperBound)
+        } else {
+            fm_dense_backward_adam(j.x, j.dy, j.dyt, j.w, j.m, j.v, j.dx, j.batch, j.inFeatures, j.outFeatures, j.padded,
+                                   r.lowerBound, r.upperBound, j.alpha, j.c1, j.c2, j.epsilon)
+        }
     }
 }
