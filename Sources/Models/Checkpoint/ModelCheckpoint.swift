@@ -25,7 +25,13 @@ public enum ModelCheckpoint {
     public static let formatVersion = "1"
 
     /// Writes the checkpoint atomically (temp file, fsync, rename): a crash leaves the
-    /// previous checkpoint whole. `metadata` adds caller keys (training position, seed).
+    /// previous checkpoint whole.
+    /// - Parameters:
+    ///   - model: the model (a graph keeps its `inputs` and `outputs` in the description).
+    ///   - path: the file to write (`model.safetensors`).
+    ///   - includeOptimizer: also store the optimiser's state, so that training resumes exactly.
+    ///   - extra: metadata keys of the caller (training position, seed).
+    /// - Throws: ``DataError`` with exit code 74 when the file cannot be written.
     public static func save(_ model: Model, to path: String, includeOptimizer: Bool = true,
                             metadata extra: [String: String] = [:]) throws(DataError) {
         var tensors = model.namedParameters.map { SafetensorsTensor(name: $0.name, shape: $0.shape, values: $0.values) }
@@ -52,6 +58,9 @@ public enum ModelCheckpoint {
     /// Rebuilds the model from the description in the file and loads its weights bit for bit;
     /// restores the optimiser state when the file holds it. Every mismatch is a bad-data error
     /// naming the file.
+    /// - Parameter path: a file written by ``save(_:to:includeOptimizer:metadata:)``.
+    /// - Returns: the model, compiled with its optimiser when the file holds one, and the metadata.
+    /// - Throws: ``DataError``: 66 for a missing file, 65 for a corrupt one or a mismatch.
     public static func load(path: String) throws(DataError) -> (model: Model, metadata: [String: String]) {
         let (tensors, metadata) = try Safetensors.read(path: path)
         func bad(_ message: String) -> DataError { DataError(path: path, message: message, exitCode: DataError.badDataExitCode) }

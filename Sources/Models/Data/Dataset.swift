@@ -147,8 +147,11 @@ public struct Dataset: Sendable {
     /// `NAME.gz` if present, else `NAME`. Images are rank 3 (N, H, W; one channel) or rank 4
     /// (N, H, W, C); labels rank 1. Classes come from the training labels.
     ///
-    /// Errors: a missing folder or file (66), a corrupt file, counts that disagree, test images of
-    /// another size or test labels beyond the training classes (65), a failed read (74).
+    /// - Parameter nameOrPath: `fashion-mnist` (``defaultName``) or a folder.
+    /// - Returns: the training and test splits.
+    /// - Throws: ``DataError``: a missing folder or file (66), a corrupt file, counts that
+    ///   disagree, test images of another size or test labels beyond the training classes (65),
+    ///   a failed read (74).
     public static func load(directory nameOrPath: String = defaultDirectory) throws(DataError) -> Dataset {
         let directory = Self.directory(for: nameOrPath)
         let trainImagesPath = try find(trainImagesName, in: directory)
@@ -167,6 +170,9 @@ public struct Dataset: Sendable {
     /// The test split alone (`t10k-*`), for evaluation: a folder needs no training files, and
     /// nothing is decompressed that evaluation does not read. Labels are checked for being
     /// non-negative only; the model's output count bounds them at evaluation.
+    /// - Parameter nameOrPath: `fashion-mnist` (``defaultName``) or a folder.
+    /// - Returns: the test split.
+    /// - Throws: ``DataError`` as ``load(directory:)`` does.
     public static func loadTest(directory nameOrPath: String = defaultDirectory) throws(DataError) -> LabeledImages {
         let directory = Self.directory(for: nameOrPath)
         let testImagesPath = try find(testImagesName, in: directory)

@@ -32,6 +32,12 @@ public final class Conv2D: SoftmaxFusable, ReLUMaskSource, PoolFusingConvolution
     private var patchOffsets: UnsafeMutablePointer<Int>?
     private var input: UnsafePointer<Float>!
 
+    /// - Parameters:
+    ///   - filters: output channels.
+    ///   - kernelSize: the window (height, width).
+    ///   - strides: the step between windows (height, width).
+    ///   - padding: `valid` (no padding) or `same` (TensorFlow's rule).
+    ///   - activation: applied to the output.
     public init(filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
                 padding: Padding = .valid, activation: Activation = .linear) {
         self.filters = filters

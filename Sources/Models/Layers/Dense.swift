@@ -18,6 +18,9 @@ public final class Dense: SoftmaxFusable, AdamFusedLayer {
     var fusedParameterCount: Int { inFeatures * units }
     private var input: UnsafePointer<Float>!
 
+    /// - Parameters:
+    ///   - units: outputs per sample.
+    ///   - activation: applied to the output (softmax is fused with a cross-entropy loss).
     public init(units: Int, activation: Activation = .linear) {
         self.units = units
         self.activation = activation

@@ -13,6 +13,7 @@ public final class Dropout: ParameterFreeLayer, StochasticLayer {
     /// Set by the model from its seed; advanced by every training pass.
     public var rng = Xoshiro256(seed: 0)
 
+    /// - Parameter rate: the fraction of elements zeroed in training, in [0, 1).
     public init(rate: Float) { self.rate = rate }
 
     public var configuration: LayerConfiguration {

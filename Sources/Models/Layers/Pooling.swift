@@ -21,6 +21,10 @@ public final class MaxPool2D: ParameterFreeLayer, ReLUMaskSink, ConvolutionFusab
     var outputPointer: UnsafeMutablePointer<Float> { output.pointer }
     var argmaxPointer: UnsafeMutablePointer<Int32> { argmax.pointer }
 
+    /// - Parameters:
+    ///   - poolSize: the window (height, width).
+    ///   - strides: the step between windows (the pool size by default, as in Keras).
+    ///   - padding: `valid` or `same`.
     public init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid) {
         self.poolSize = (poolSize.0, poolSize.1)
         self.strides = strides.map { ($0.0, $0.1) } ?? self.poolSize

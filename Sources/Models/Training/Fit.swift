@@ -223,6 +223,11 @@ extension Model {
     }
 
     /// Class probabilities (count, classes) for the samples in `range`.
+    /// - Parameters:
+    ///   - data: the samples (their labels are not read).
+    ///   - range: the samples to classify (all by default).
+    ///   - batchSize: samples per forward pass.
+    /// - Returns: a (count, outputs) tensor of probabilities.
     public func predict(_ data: any LabeledBatchSource, range: Range<Int>? = nil, batchSize: Int = 32) -> Tensor {
         let range = range ?? 0..<data.count
         var out = [Float](repeating: 0, count: range.count * outputCount)
@@ -234,6 +239,11 @@ extension Model {
     }
 
     /// Predicted classes (argmax, or p > 0.5 for one output unit) for the samples in `range`.
+    /// - Parameters:
+    ///   - data: the samples.
+    ///   - range: the samples to classify (all by default).
+    ///   - batchSize: samples per forward pass.
+    /// - Returns: one class index per sample.
     public func predictClasses(_ data: any LabeledBatchSource, range: Range<Int>? = nil, batchSize: Int = 32) -> [Int] {
         let p = predict(data, range: range, batchSize: batchSize)
         if outputCount == 1 { return p.scalars.map { $0 > 0.5 ? 1 : 0 } }

@@ -28,6 +28,12 @@ public final class Adam: Optimizer {
     public var stepCount = 0
     private var m: FloatBuffer!, v: FloatBuffer!
 
+    /// Keras's defaults.
+    /// - Parameters:
+    ///   - learningRate: the step size.
+    ///   - beta1: decay of the first moment.
+    ///   - beta2: decay of the second moment.
+    ///   - epsilon: added to `sqrt(v)` (Keras's form, see above).
     public init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7) {
         self.learningRate = learningRate
         self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon
@@ -95,6 +101,11 @@ public final class SGD: Optimizer {
     public var stepCount = 0
     private var velocity: FloatBuffer?
 
+    /// Keras's defaults.
+    /// - Parameters:
+    ///   - learningRate: the step size.
+    ///   - momentum: 0 for plain SGD.
+    ///   - nesterov: Nesterov's form of momentum.
     public init(learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false) {
         self.learningRate = learningRate
         self.momentum = momentum
