@@ -1,6 +1,6 @@
 """The seed's CNN in PyTorch (CPU), for side-by-side timing with fmctl and Keras.
 
-Same model, optimiser and data handling as ../../shared/bench/keras_cnn.py:
+Same model, optimiser and data handling as the Keras reference (docs/keras-parity.md):
   Conv2d(1, 32, 3) relu -> MaxPool2d(2) -> Flatten -> Linear(5408, 128) relu -> Linear(128, 10)
   Adam (lr 1e-3, betas 0.9/0.999, eps 1e-7 as Keras), cross-entropy on logits (softmax fused),
   batch 32, validation = the last 10% before shuffling, training part shuffled every epoch.

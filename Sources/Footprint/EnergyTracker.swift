@@ -270,11 +270,13 @@ public final class EnergyTracker: Sendable {
             }
             let now = clock.monotonicSeconds()
             let reading = state.stopped ? nil : Self.performRead(&state, now: now)
-            // A domain counts in the window only with a good read at or after its boundary read
-            // (number readCount + 1); the energy since its last good read before the window is
-            // carried into it. Without one it is left out: a missing sample, never a zero.
+            // A domain counts in the window only with a good read after its opening boundary read
+            // (that one is number readCount + 1): the energy since its last good read before
+            // the window is carried into it. With none (every read after the opening one failed,
+            // the closing one included) the window saw no energy of it: it is left out, a
+            // missing sample, never a zero.
             var domainJoules: [String: Double] = [:]
-            for (domain, end) in state.lastJoules where (state.lastGoodRead[domain] ?? 0) > window.readCount {
+            for (domain, end) in state.lastJoules where (state.lastGoodRead[domain] ?? 0) > window.readCount + 1 {
                 if let begin = window.joules[domain] { domainJoules[domain] = end - begin }
             }
             let counted = state.meter.countedDomains

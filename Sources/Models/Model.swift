@@ -28,7 +28,8 @@ public struct GraphNode {
 }
 
 /// A directed acyclic graph of layers (Keras's functional `Model`): named inputs, layers with
-/// one or several inputs (``Add``, ``Concatenate``), one output. ``Sequential`` is the chain.
+/// one or several inputs (``Add``, ``Concatenate``), and one output, the last layer's (every
+/// other layer's output feeds a later layer). ``Sequential`` is the chain.
 ///
 /// Layers run in the order given, which must be topological (a layer takes only model inputs
 /// and earlier layers). Parameters, gradients and optimiser state live in flat arrays (one
@@ -78,9 +79,10 @@ public class Model {
         didSet { replan() }
     }
 
-    /// The parameter count at which a gradient bucket closes (it closes after the layer that
-    /// reaches it; a larger layer is a bucket of its own). The default, 6.5 M parameters, is
-    /// PyTorch DDP's 25 MB of float32.
+    /// The parameter count at which a gradient bucket closes: walking backward, a bucket closes
+    /// after the layer that brings it to this count (with the layers since the last one closed),
+    /// and the last bucket after the first layer with parameters. The default, 6.5 M
+    /// parameters, is PyTorch DDP's 25 MB of float32.
     public var gradientBucketCapacity = 25 << 18 {
         didSet { replan() }
     }
@@ -103,16 +105,17 @@ public class Model {
     /// - Parameters:
     ///   - name: the model's name.
     ///   - inputs: the named inputs with their shapes per sample.
-    ///   - nodes: the layers in topological order, each with the tensors it takes.
-    ///   - output: the layer whose output is the model's (nil: the last layer).
+    ///   - nodes: the layers in topological order, each with the tensors it takes; the last
+    ///     one's output is the model's.
     ///   - seed: the initialisers' seed.
     ///   - fuseLayers: lets a first Conv2D(relu) + 2x2 MaxPool2D run as one fused kernel and a
     ///     Dense layer apply Adam inside its backward (the same results; off only to compare
     ///     against the layer-by-layer path).
     /// - Throws: ``ModelError`` naming the layer for an unknown tensor name, a name used
-    ///   twice, an unused layer or input, shapes that do not fit, or sizes beyond
+    ///   twice or with control characters, one layer object given twice, an unused layer or
+    ///   input, shapes that do not fit, or sizes beyond
     ///   ``ModelDescription/maximumParameters`` and ``ModelDescription/maximumValuesPerSample``.
-    public init(name: String = "model", inputs: [ModelInput], nodes: [GraphNode], output: String? = nil,
+    public init(name: String = "model", inputs: [ModelInput], nodes: [GraphNode],
                 seed: UInt64 = 0, fuseLayers: Bool = true) throws {
         guard !nodes.isEmpty else { throw ModelError("\(name): a model needs at least one layer") }
         guard !inputs.isEmpty else { throw ModelError("\(name): a model needs at least one input") }
@@ -128,7 +131,7 @@ public class Model {
         self.inputs = inputs
         self.fuseLayers = fuseLayers
         layers = nodes.map(\.layer)
-        let graph = try GraphResolution(inputs: inputs, nodes: nodes, output: output)
+        let graph = try GraphResolution(inputs: inputs, nodes: nodes)
         layerInputs = graph.layerInputs
         outputTensor = graph.outputTensor
         consumerCounts = graph.consumerCounts
@@ -319,7 +322,7 @@ public class Model {
             optimizer.step(parameters: parameters.pointer, gradients: gradients.pointer, count: parameterCount)
             return (0, 0)
         }
-        let r = lossAndGradients(batch: batch, gradientScale: gradientScale)
+        let r = lossAndGradients(batch: batch, gradientScale: gradientScale, fused: plan.fusedUpdate)
         if let fused = plan.fusedUpdate {
             for range in fused.remainingRanges {
                 fused.optimizer.update(parameters: parameters.pointer, gradients: gradients.pointer, range: range, alpha: fused.alpha)
@@ -332,8 +335,8 @@ public class Model {
     }
 
     /// Forward, loss and backward of the batch in the buffers, without the optimiser update
-    /// (unless the plan fuses part of it into backward: then that part is applied).
-    private func lossAndGradients(batch: Int, gradientScale: Float = 1) -> (lossSum: Double, correct: Int) {
+    /// (but for the part `fused` applies inside backward).
+    private func lossAndGradients(batch: Int, gradientScale: Float = 1, fused: FusedUpdate?) -> (lossSum: Double, correct: Int) {
         let out = forward(batch: batch, training: true)
         let r = loss.evaluate(outputs: out, labels: batchLabels.pointer, batch: batch, classes: outputCount,
                               fused: plan.softmaxFused, probabilities: probabilities.pointer, gradient: outputGradient.pointer)
@@ -341,7 +344,7 @@ public class Model {
             let g = outputGradient.pointer
             for i in 0..<(batch * outputCount) { g[i] *= gradientScale }
         }
-        if let fused = plan.fusedUpdate {
+        if let fused {
             fused.begin()
             backward(batch: batch)
             fused.end()
@@ -352,19 +355,10 @@ public class Model {
     }
 
     /// The gradients of the batch-mean loss for the batch in the buffers, in the flat
-    /// gradient array, with no update (the plan's fused update is set aside for this call).
+    /// gradient array, with no update (the plan's in-backward update is not used for this call).
     /// Returns the batch's summed loss.
     func computeGradients(batch: Int) -> Double {
-        let saved = plan
-        if plan.fusedUpdate != nil {
-            plan.fusedUpdate = nil
-            plan.apply(to: self)
-        }
-        defer {
-            plan = saved
-            plan.apply(to: self)
-        }
-        return lossAndGradients(batch: batch).lossSum
+        lossAndGradients(batch: batch, fused: nil).lossSum
     }
 
     /// Loss and correct count of the batch in the buffers, forward only.
@@ -408,7 +402,7 @@ public final class Sequential: Model {
     ///   - inputShape: the shape of one sample.
     ///   - layers: the layers, first to last.
     ///   - seed: the initialisers' seed.
-    ///   - fuseLayers: see ``Model/init(name:inputs:nodes:output:seed:fuseLayers:)``.
+    ///   - fuseLayers: see ``Model/init(name:inputs:nodes:seed:fuseLayers:)``.
     /// - Throws: ``ModelError`` when shapes do not fit or sizes are beyond the limits.
     public init(name: String = "sequential", inputShape: [Int], layers: [any Layer], seed: UInt64 = 0,
                 fuseLayers: Bool = true) throws {
@@ -424,11 +418,18 @@ struct GraphResolution {
     var outputTensor = 0
     var consumerCounts: [Int] = []
 
-    init(inputs: [ModelInput], nodes: [GraphNode], output: String?) throws {
+    init(inputs: [ModelInput], nodes: [GraphNode]) throws {
+        // Names appear in one-line errors, summaries and checkpoint tensor names.
+        func printable(_ name: String) -> Bool { !name.isEmpty && !name.unicodeScalars.contains { $0.properties.generalCategory == .control } }
         var ids: [String: Int] = [:]
         for (k, input) in inputs.enumerated() {
+            guard printable(input.name) else { throw ModelError("input \(k + 1): its name must be printable and not empty") }
             guard ids[input.name] == nil else { throw ModelError("input name '\(input.name)' is used twice") }
             ids[input.name] = k
+        }
+        var seen = Set<ObjectIdentifier>()
+        for (j, node) in nodes.enumerated() where !seen.insert(ObjectIdentifier(node.layer)).inserted {
+            throw ModelError("layer \(j + 1) (\(node.layer.typeName)): the same layer object is given twice; make a new layer for each use")
         }
         let explicit = Set(nodes.compactMap(\.name))
         var counters: [String: Int] = [:]
@@ -436,7 +437,7 @@ struct GraphResolution {
             let label = "layer \(j + 1) (\(node.layer.typeName))"
             var name: String
             if let given = node.name {
-                guard !given.isEmpty else { throw ModelError("\(label): 'name' is empty") }
+                guard printable(given) else { throw ModelError("\(label): 'name' must be printable and not empty") }
                 name = given
             } else {
                 let base = Model.snakeCase(node.layer.typeName)
@@ -451,6 +452,7 @@ struct GraphResolution {
             let taken: [Int]
             if let given = node.inputs {
                 taken = try given.map { input in
+                    guard printable(input) else { throw ModelError("\(label): an input name must be printable and not empty") }
                     guard let t = ids[input] else {
                         throw ModelError("\(label): input '\(input)' is not a model input or an earlier layer")
                     }
@@ -473,21 +475,14 @@ struct GraphResolution {
             names.append(name)
             layerInputs.append(taken)
         }
-        if let output {
-            guard let t = ids[output], t >= inputs.count else {
-                throw ModelError("output '\(output)' is not a layer of the model")
-            }
-            outputTensor = t
-        } else {
-            outputTensor = inputs.count + nodes.count - 1
-        }
+        outputTensor = inputs.count + nodes.count - 1
         consumerCounts = [Int](repeating: 0, count: inputs.count + nodes.count)
         for taken in layerInputs { for t in taken { consumerCounts[t] += 1 } }
         for (k, input) in inputs.enumerated() where consumerCounts[k] == 0 {
             throw ModelError("input '\(input.name)' is not used by any layer")
         }
         for j in nodes.indices where inputs.count + j != outputTensor && consumerCounts[inputs.count + j] == 0 {
-            throw ModelError("layer \(j + 1) (\(names[j])): its output is not used (only the output layer's may be unused)")
+            throw ModelError("layer \(j + 1) (\(names[j])): its output is not used (only the last layer's, the model's output, may be unused)")
         }
     }
 }

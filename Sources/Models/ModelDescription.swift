@@ -16,15 +16,13 @@ import Tensor
 /// ```
 /// The graph form (Keras's functional API) names its inputs and lets a layer say which
 /// tensors it takes (`"inputs": ["dense", "dense_2"]`, model inputs or earlier layers); a layer
-/// without `inputs` takes the previous layer's output, and `outputs` names the output layer
-/// when it is not the last. The layer types and their options come from ``LayerRegistry``.
+/// without `inputs` takes the previous layer's output; the last layer's output is the model's.
+/// The layer types and their options come from ``LayerRegistry``.
 /// The built-in models (`cnn`, `mlp`) are defined in this format.
 public struct ModelDescription: Codable, Equatable, Sendable {
     public var name: String
     public var inputs: [ModelInput]
     public var layers: [LayerConfiguration]
-    /// The output layer's name, when it is not the last layer (one output).
-    public var outputs: [String]?
     public var loss: Loss
 
     /// A `Sequential` description: one input (named `input`), each layer taking the one before.
@@ -36,15 +34,14 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     /// - Parameters:
     ///   - name: the model's name.
     ///   - inputs: the named inputs.
-    ///   - layers: the layers in topological order (each with its `inputs`, or taking the previous one).
-    ///   - outputs: the output layer's name, when it is not the last.
+    ///   - layers: the layers in topological order (each with its `inputs`, or taking the previous
+    ///     one); the last one is the output.
     ///   - loss: the loss.
-    public init(name: String, inputs: [ModelInput], layers: [LayerConfiguration], outputs: [String]? = nil,
+    public init(name: String, inputs: [ModelInput], layers: [LayerConfiguration],
                 loss: Loss = .sparseCategoricalCrossentropy) {
         self.name = name
         self.inputs = inputs
         self.layers = layers
-        self.outputs = outputs
         self.loss = loss
     }
 
@@ -58,7 +55,7 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, layers, loss, inputs, outputs
+        case name, layers, loss, inputs
         case inputShape = "input_shape"
     }
 
@@ -67,7 +64,6 @@ public struct ModelDescription: Codable, Equatable, Sendable {
         name = try c.decode(String.self, forKey: .name)
         layers = try c.decode([LayerConfiguration].self, forKey: .layers)
         loss = try c.decode(Loss.self, forKey: .loss)
-        outputs = try c.decodeIfPresent([String].self, forKey: .outputs)
         if let shape = try c.decodeIfPresent([Int].self, forKey: .inputShape) {
             guard !c.contains(.inputs) else { throw ModelError("give 'input_shape' or 'inputs', not both") }
             inputs = [ModelInput(name: Self.defaultInputName, shape: shape)]
@@ -81,7 +77,6 @@ public struct ModelDescription: Codable, Equatable, Sendable {
         try c.encode(name, forKey: .name)
         try c.encode(layers, forKey: .layers)
         try c.encode(loss, forKey: .loss)
-        try c.encodeIfPresent(outputs, forKey: .outputs)
         if inputs.count == 1 && inputs[0].name == Self.defaultInputName {
             try c.encode(inputs[0].shape, forKey: .inputShape)
         } else {
@@ -114,7 +109,7 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     public func adapted(inputShape newShape: [Int], classes: Int) -> ModelDescription {
         var d = self
         d.inputs[0].shape = newShape
-        guard outputs == nil, let i = d.layers.lastIndex(where: { $0.options is Dense.Options }),
+        guard let i = d.layers.lastIndex(where: { $0.options is Dense.Options }),
               d.layers[(i + 1)...].allSatisfy({ $0.options is ActivationLayer.Options }),
               var dense = d.layers[i].options as? Dense.Options else { return d }
         dense.units = classes
@@ -125,16 +120,13 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     /// Builds the model (Keras's initialisers from `seed`) and compiles it with the loss.
     /// - Parameters:
     ///   - seed: the initialisers' seed.
-    ///   - fuseLayers: see ``Model/init(name:inputs:nodes:output:seed:fuseLayers:)``.
+    ///   - fuseLayers: see ``Model/init(name:inputs:nodes:seed:fuseLayers:)``.
     /// - Returns: the model, compiled with Adam and this description's loss.
     /// - Throws: ``ModelError``: a layer option out of range, an unknown tensor name, shapes
     ///   that do not fit, or sizes beyond ``maximumSize``, ``maximumParameters`` or
     ///   ``maximumValuesPerSample``.
     public func makeModel(seed: UInt64 = 0, fuseLayers: Bool = true) throws -> Model {
         try checkOptionSizes()
-        guard outputs.map({ $0.count == 1 }) ?? true else {
-            throw ModelError("'outputs' must name one layer, got \(outputs!.count)")
-        }
         let nodes = try layers.enumerated().map { i, c in
             do {
                 return GraphNode(try c.options.makeLayer(), name: c.name, inputs: c.inputs)
@@ -142,7 +134,7 @@ public struct ModelDescription: Codable, Equatable, Sendable {
                 throw ModelError("layer \(i + 1) (\(c.type)): \(e.message)")
             }
         }
-        let model = try Model(name: name, inputs: inputs, nodes: nodes, output: outputs?.first, seed: seed, fuseLayers: fuseLayers)
+        let model = try Model(name: name, inputs: inputs, nodes: nodes, seed: seed, fuseLayers: fuseLayers)
         model.compile(loss: loss)
         return model
     }
@@ -211,8 +203,21 @@ public struct ModelDescription: Codable, Equatable, Sendable {
         }
     }
 
+    /// A decoding path as the messages say it: `layer 2.units`, `input 1.shape`.
     static func path(_ keys: [any CodingKey]) -> String {
-        keys.map { $0.intValue.map { "layer \($0 + 1)" } ?? $0.stringValue }.joined(separator: ".")
+        var parts: [String] = []
+        for (k, key) in keys.enumerated() {
+            guard let n = key.intValue else {
+                parts.append(key.stringValue)
+                continue
+            }
+            switch k > 0 ? keys[k - 1].stringValue : "" {
+            case CodingKeys.layers.rawValue: parts[parts.count - 1] = "layer \(n + 1)"
+            case CodingKeys.inputs.rawValue: parts[parts.count - 1] = "input \(n + 1)"
+            default: parts.append("item \(n + 1)")
+            }
+        }
+        return parts.joined(separator: ".")
     }
 
     /// Pretty, key-sorted JSON (stable bytes for the checkpoint metadata).

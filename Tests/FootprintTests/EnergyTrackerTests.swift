@@ -103,6 +103,33 @@ import Testing
         #expect(outcome.missingSamples == 2)
     }
 
+    /// A window whose opening read is good but whose every later read fails, the closing one
+    /// included, measured nothing of that counter: the domain is missing with a warning, not a
+    /// 0 J figure, and its energy reaches the next good read (the enclosing window).
+    @Test func goodOpeningReadThenFailedClose_isMissingNotZero() throws {
+        let tree = try FakePowercapTree()
+        try tree.addZone("intel-rapl/intel-rapl:0", name: "package-0", energy: "1000000")
+        let energyFile = tree.root + "/intel-rapl/intel-rapl:0/energy_uj"
+        let reader = FailingReader()
+        let clock = ManualClock()
+        let tracker = testTracker(root: tree.root, reader: reader, clock: clock)
+        try tracker.beginWindow("epoch")
+        clock.advance(1)
+        try tracker.beginWindow("phase")                        // a good read at 1 J
+        clock.advance(1)
+        tree.setEnergy("intel-rapl/intel-rapl:0", 2_000_000)
+        reader.fail(energyFile, .ioError)
+        let phase = try tracker.endWindow("phase")              // fails
+        reader.fail(energyFile, .none)
+        clock.advance(1)
+        let epoch = try tracker.endWindow("epoch")              // 2 J
+        tracker.stop()
+        #expect(phase.domainJoules["package-0"] == nil)
+        #expect(phase.energyJoules == 0 && phase.missingSampleCount == 1)
+        #expect(phase.warnings.contains { $0.contains("package-0: no good read inside window 'phase'") })
+        #expect(epoch.domainJoules["package-0"] == 1)
+    }
+
     /// Defect 2's question, every way it can be asked: a sampler read placed after any subset of
     /// the scenario's seven steps (128 interleavings of background and boundary reads) leaves
     /// the epoch at exactly 2 J; only the failed reads it adds change the count of missing

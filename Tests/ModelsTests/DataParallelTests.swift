@@ -11,13 +11,17 @@ final class ThreadGroup: @unchecked Sendable {
     let size: Int
     private let condition = NSCondition()
     private var arrived = 0, generation = 0
-    /// One slot per rank: where its values are, and how many.
-    private var slots: [(pointer: UnsafeMutablePointer<Double>?, floats: UnsafeMutablePointer<Float>?, count: Int)]
+    /// One slot per rank: where its values are, and how many. Allocated once, so that ranks
+    /// writing their own slots at once do not share an array's storage.
+    private let slots: UnsafeMutablePointer<(pointer: UnsafeMutablePointer<Double>?, floats: UnsafeMutablePointer<Float>?, count: Int)>
 
     init(size: Int) {
         self.size = size
-        slots = Array(repeating: (nil, nil, 0), count: size)
+        slots = .allocate(capacity: size)
+        slots.initialize(repeating: (nil, nil, 0), count: size)
     }
+
+    deinit { slots.deallocate() }
 
     func barrier() {
         condition.lock()
@@ -88,7 +92,8 @@ final class ThreadGroup: @unchecked Sendable {
     }
 }
 
-@Suite struct DataParallelTests {
+/// A collective one replica skipped would wait forever: the time limit turns that into a failure.
+@Suite(.timeLimit(.minutes(1))) struct DataParallelTests {
     func replica(seed: UInt64 = 3) throws -> Model {
         let m = try ModelDescription.cnn.adapted(inputShape: [8, 8, 1], classes: 3).makeModel(seed: seed)
         m.compile(optimizer: Adam(learningRate: 0.01))

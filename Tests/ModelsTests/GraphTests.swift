@@ -125,17 +125,26 @@ let twoBranchCNN = #"""
          "input 'z' is not used"),
         (#"{"inputs": [{"name": "x", "shape": [4]}, {"name": "z", "shape": [3]}], "layers": [{"type": "Add", "inputs": ["x", "z"]}]}"#,
          "Add needs inputs of one shape"),
-        (#"{"inputs": [{"name": "x", "shape": [4]}], "layers": [{"type": "Dense", "name": "a", "units": 2}, {"type": "Dense", "units": 2}], "outputs": ["a"]}"#,
-         "layer 2 (dense): its output is not used"),
-        (#"{"inputs": [{"name": "x", "shape": [4]}], "layers": [{"type": "Dense", "name": "a", "units": 2}, {"type": "Dense", "units": 2}], "outputs": ["a", "dense"]}"#,
-         "'outputs' must name one layer, got 2"),
-        (#"{"inputs": [{"name": "x", "shape": [4]}], "layers": [{"type": "Dense", "units": 2}], "outputs": ["q"]}"#,
-         "output 'q' is not a layer of the model"),
+        (#"{"inputs": [{"name": "x", "shape": [4]}], "layers": [{"type": "Dense", "name": "a", "units": 2}], "outputs": ["a"]}"#,
+         "unknown key 'outputs'"),
+        (#"{"inputs": [{"name": "x", "shape": [4]}], "layers": [{"type": "Dense", "name": "a\nb", "units": 2}]}"#,
+         "layer 1 (Dense): 'name' must be printable"),
+        (#"{"inputs": [{"name": "x", "shape": [4]}], "layers": [{"type": "Dense", "units": 2, "inputs": ["x\ny"]}]}"#,
+         "layer 1 (Dense): an input name must be printable"),
+        (#"{"inputs": [{"shape": [4]}], "layers": [{"type": "Dense", "units": 2}]}"#,
+         "input 1: missing 'name'"),
     ])
     func badGraphs_areOneLineErrors(json: String, message: String) throws {
         #expect { try ModelDescription.parse(Data(json.utf8)).makeModel() } throws: { error in
             let text = "\(error)"
             return text.contains(message) && !text.contains("\n")
+        }
+    }
+
+    @Test func oneLayerObjectTwice_isRefused() {
+        let shared = Dense(units: 4, activation: .tanh)
+        #expect { try Model(inputs: [ModelInput(name: "x", shape: [4])], nodes: [GraphNode(shared), GraphNode(shared)]) } throws: {
+            "\($0)".contains("the same layer object is given twice")
         }
     }
 
@@ -219,6 +228,13 @@ let twoBranchCNN = #"""
     @Test func programTypes_registerOnceAndParse() throws {
         try LayerRegistry.register(Scale.Options.self)
         #expect(throws: ModelError.self) { try LayerRegistry.register(Scale.Options.self) }
+        struct Clashing: LayerOptions {
+            static let typeName = "TestClashing"
+            static let keys = ["inputs"]
+            func makeLayer() throws -> any Layer { Flatten() }
+        }
+        #expect { try LayerRegistry.register(Clashing.self) } throws: { "\($0)".contains("option 'inputs' is a key every layer has") }
+        #expect(!LayerRegistry.knownTypeNames.contains("TestClashing"))
         #expect(LayerRegistry.knownTypeNames.contains("TestScale"))
         let json = #"{"input_shape": [6, 6, 1], "layers": [{"type": "Flatten"}, {"type": "TestScale", "factor": 0.5}, {"type": "Dense", "units": 3, "activation": "softmax"}]}"#
         let m = try ModelDescription.parse(Data(json.utf8)).makeModel(seed: 1)

@@ -3,8 +3,7 @@ import Tensor
 
 extension Model {
     /// This model in the JSON description format (the layers' own configurations; a layer's
-    /// `inputs` only where it does not take the previous layer's output, `outputs` only where
-    /// the output is not the last layer).
+    /// `inputs` only where it does not take the previous layer's output).
     public var modelDescription: ModelDescription {
         let configurations = layers.enumerated().map { j, layer in
             var c = layer.configuration
@@ -12,9 +11,7 @@ extension Model {
             if layerInputs[j] != implicit { c.inputs = layerInputs[j].map(tensorName) }
             return c
         }
-        let last = outputTensor == inputs.count + layers.count - 1
-        return ModelDescription(name: name, inputs: inputs, layers: configurations,
-                                outputs: last ? nil : [tensorName(outputTensor)], loss: loss)
+        return ModelDescription(name: name, inputs: inputs, layers: configurations, loss: loss)
     }
 }
 
@@ -27,7 +24,7 @@ public enum ModelCheckpoint {
     /// Writes the checkpoint atomically (temp file, fsync, rename): a crash leaves the
     /// previous checkpoint whole.
     /// - Parameters:
-    ///   - model: the model (a graph keeps its `inputs` and `outputs` in the description).
+    ///   - model: the model (a graph keeps its `inputs` in the description).
     ///   - path: the file to write (`model.safetensors`).
     ///   - includeOptimizer: also store the optimiser's state, so that training resumes exactly.
     ///   - extra: metadata keys of the caller (training position, seed).

@@ -124,8 +124,12 @@ public enum LayerRegistry {
 
     /// Adds a layer type for model JSON parsing.
     /// - Parameter type: its options type; its ``LayerOptions/typeName`` must not be taken.
-    /// - Throws: ``ModelError`` when the name (or an alias) is already known.
+    /// - Throws: ``ModelError`` when the name (or an alias) is already known, or an option key
+    ///   is one every layer object has (`type`, `name`, `inputs`).
     public static func register(_ type: any LayerOptions.Type) throws {
+        if let common = type.keys.first(where: LayerConfiguration.commonKeys.contains) {
+            throw ModelError("layer type '\(type.typeName)': option '\(common)' is a key every layer has; name it otherwise")
+        }
         try registered.withLock { list in
             let taken = Set((builtIn + list).flatMap { [$0.typeName] + $0.aliases })
             if let clash = ([type.typeName] + type.aliases).first(where: taken.contains) {
