@@ -39,18 +39,27 @@ public final class MPIGroup: TrainingGroup, @unchecked Sendable {
     /// watchdog tells a collective waiting for a process that is gone from a slow one.
     private let callStarted = Atomic<UInt64>(0)
 
-    /// Seconds the MPI call in progress has run; 0 outside MPI calls.
-    public var secondsInCurrentCall: Double {
-        let started = callStarted.load(ordering: .relaxed)
-        return started == 0 ? 0 : Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    /// Runs one MPI call, marked for the watchdog, and ends the job if it fails. A call that
+    /// returns after the watchdog claimed it (``claimStuckCall(after:)``) waits for the
+    /// watchdog to end the process instead of going on beside it.
+    func call(_ name: String, _ body: () -> Int32) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        callStarted.store(started, ordering: .sequentiallyConsistent)
+        let code = body()
+        if !callStarted.compareExchange(expected: started, desired: 0, ordering: .sequentiallyConsistent).exchanged {
+            while true { pause() }
+        }
+        run(name, code)
     }
 
-    /// Runs one MPI call, marked for the watchdog, and ends the job if it fails.
-    func call(_ name: String, _ body: () -> Int32) {
-        callStarted.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
-        let code = body()
-        callStarted.store(0, ordering: .relaxed)
-        run(name, code)
+    /// Claims the MPI call in progress if it has run longer than `seconds`: from then on the
+    /// main thread stops where that call returns, and the caller alone may act. False when no
+    /// call has run that long (or it returned first).
+    public func claimStuckCall(after seconds: Double) -> Bool {
+        let started = callStarted.load(ordering: .sequentiallyConsistent)
+        guard started != 0, started != .max,
+              Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 > seconds else { return false }
+        return callStarted.compareExchange(expected: started, desired: .max, ordering: .sequentiallyConsistent).exchanged
     }
 
     /// Whether a launcher started this process: Open MPI's `mpirun` (`OMPI_COMM_WORLD_SIZE`),

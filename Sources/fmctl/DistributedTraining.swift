@@ -30,6 +30,25 @@ final class DistributedTraining {
         hostRecords = group.hosts.map { HostEnergyRecord(host: $0.host, ranks: $0.ranks) }
     }
 
+    /// Continues the host records of a resumed run: a host's energy so far is kept (its ranks
+    /// are this session's), and a host of the earlier session that this one lacks stays listed.
+    func resume(from earlier: DistributedRecord?) {
+        guard let earlier else { return }
+        for old in earlier.hosts {
+            if let i = hostRecords.firstIndex(where: { $0.host == old.host }) {
+                hostRecords[i].energyJoules = old.energyJoules.map { $0 + (hostRecords[i].energyJoules ?? 0) } ?? hostRecords[i].energyJoules
+                hostRecords[i].source = old.source ?? hostRecords[i].source
+                for (domain, joules) in old.domains { hostRecords[i].domains[domain, default: 0] += joules }
+            } else {
+                hostRecords.append(HostEnergyRecord(host: old.host, ranks: [], energyJoules: old.energyJoules,
+                                                    source: old.source, domains: old.domains))
+            }
+        }
+    }
+
+    /// Whether any process failed (collective; a failure on another rank has printed its line).
+    func anyProcessFailed(_ failed: Bool) -> Bool { size > 1 && group.anyProcess(failed) }
+
     var isRoot: Bool { group.rank == 0 }
     var size: Int { group.size }
 
@@ -72,29 +91,37 @@ final class DistributedTraining {
         let encoded = group.isHostLeader ? measurement.flatMap { try? JSONEncoder().encode($0) } : nil
         guard let texts = group.gatherAtRoot(encoded.map { String(decoding: $0, as: UTF8.self) } ?? "") else { return nil }
         var parts: [(host: String, measurement: EnergyMeasurement)] = []
+        var missing: [String] = []
         for (i, host) in group.hosts.enumerated() {
             let leader = host.ranks[0]
-            guard let m = try? JSONDecoder().decode(EnergyMeasurement.self, from: Data(texts[leader].utf8)) else { continue }
+            guard let m = try? JSONDecoder().decode(EnergyMeasurement.self, from: Data(texts[leader].utf8)) else {
+                missing.append(host.host)
+                continue
+            }
             parts.append((host.host, m))
-            if addToRun { hostRecords[i].add(m) }
+            if addToRun, let r = hostRecords.firstIndex(where: { $0.host == host.host }) { hostRecords[r].add(m) }
         }
-        return parts.isEmpty ? nil : EnergyMeasurement.combined(parts)
+        guard !parts.isEmpty else { return nil }
+        var combined = EnergyMeasurement.combined(parts)
+        combined.warnings += missing.map { "\($0): no measurement in window '\(combined.name)'; its energy is missing from the total" }
+        return combined
     }
 
     /// run.json's `distributed` section as it stands.
     var record: DistributedRecord { DistributedRecord(worldSize: size, hosts: hostRecords) }
 
     /// After a signal (mpirun sends SIGTERM to every process when one dies, and on Ctrl-C),
-    /// calls `stuck` once if this process stays inside one MPI call for more than
-    /// `patience` seconds: its peers have stopped answering, where after a Ctrl-C every
-    /// process reaches the next batch boundary together. `stuck` records the failure; then
-    /// the process exits 70 before mpirun's SIGKILL takes it.
+    /// calls `stuck` once if this process stays inside one MPI call for more than `patience`
+    /// seconds, which it claims first so that the main thread stops where the call returns:
+    /// after a Ctrl-C every process reaches the next batch boundary together, while a process
+    /// that died leaves the others waiting. `stuck` records the failure; then the process
+    /// exits 70 before mpirun's SIGKILL takes it.
     func startWatchdog(patience: Double = 0.3, stuck: @escaping @Sendable () -> Void) {
         let group = UncheckedBox(self.group)
         let thread = Thread {
             while true {
                 usleep(20_000)
-                guard interruptCount.load(ordering: .relaxed) > 0, group.value.secondsInCurrentCall > patience else { continue }
+                guard interruptCount.load(ordering: .relaxed) > 0, group.value.claimStuckCall(after: patience) else { continue }
                 stuck()
                 _exit(70)
             }

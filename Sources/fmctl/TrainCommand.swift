@@ -129,7 +129,7 @@ struct Train: ParsableCommand {
             distributed.group.finalize()
             throw exit
         } catch {
-            guard let (message, code) = userError(error) else { throw error }
+            let (message, code) = userError(error) ?? (String(describing: error), 70)
             if distributed.isRoot || !(error is UsageError) { printError(prefix + message) }
             distributed.group.abort(code: code)
         }
@@ -172,6 +172,10 @@ struct Train: ParsableCommand {
         // folder exists, so a bad --run-dir is the only line a user sees.
         let (settings, tracker) = try footprint.makeTracker()
         defer { tracker?.stop() }
+        if let distributed, distributed.size > 1, settings.idleBaselineSeconds > 0 {
+            // The other processes would be polling inside MPI meanwhile: no host is idle.
+            throw UsageError(message: "--idle-baseline (or idle_baseline in fmctl.toml) is not supported under mpirun: the waiting processes keep the cores busy; measure it in a run of one process")
+        }
         let exporter = try metrics.makeExporter()
         defer { exporter?.close() }
         let config = TrainingConfiguration(
@@ -215,6 +219,7 @@ struct Train: ParsableCommand {
         let session = WorkerSession(model: net, tracker: tracker, distributed: distributed)
         let result = net.fit(trainData, epochs: epochs, batchSize: batchSize, validationSplit: validationSplit,
                              shuffle: true, seed: seed, from: start, observer: session, group: distributed.trainingGroup)
+        _ = distributed.anyProcessFailed(session.failure != nil)
         if let error = session.failure { throw error }
         switch result.outcome {
         case .completed: _ = net.evaluate(data.test, batchSize: batchSize / distributed.size, group: distributed.trainingGroup)
@@ -244,6 +249,7 @@ struct Train: ParsableCommand {
                 settings: FootprintSettings, epochs: Int, batchSize: Int, validationSplit: Double, seed: UInt64,
                 from start: TrainingPosition = TrainingPosition(), distributed: DistributedTraining? = nil) throws {
         if let distributed {
+            distributed.resume(from: folder.record.distributed)
             distributed.trackHostRanks(in: tracker)
             distributed.attach(to: net, nonBlocking: Self.allReduceNonBlocking)
             try folder.update { $0.distributed = distributed.record }
@@ -254,7 +260,7 @@ struct Train: ParsableCommand {
                 try? run.value.0.finish(status: .failed, reason: reason, measurement: run.value.1?.provenance)
             }
             distributed.startWatchdog {
-                let reason = "a process of the job ended or stopped answering (mpirun stopped the job); resume from the last epoch's checkpoint with --resume"
+                let reason = "mpirun stopped the job while rank 0 waited for the other processes (one ended, or a collective could not finish); resume from the last epoch's checkpoint with --resume"
                 try? run.value.0.finish(status: .failed, reason: reason, measurement: run.value.1?.provenance)
                 printError("fmctl: \(reason)")
             }
@@ -266,6 +272,9 @@ struct Train: ParsableCommand {
         let result = net.fit(trainData, epochs: epochs, batchSize: batchSize, validationSplit: validationSplit,
                              shuffle: true, seed: seed, from: start, observer: session, position: { session.position = $0 },
                              group: distributed?.trainingGroup)
+        if let distributed, distributed.anyProcessFailed(session.failure != nil), session.failure == nil {
+            session.failure = DataError(path: folder.path, message: "another process of the job failed (its error line is above); resume from the last epoch's checkpoint with --resume", exitCode: 70)
+        }
         if let error = session.failure { throw error }
         switch result.outcome {
         case .completed:

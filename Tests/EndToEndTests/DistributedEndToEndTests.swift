@@ -177,21 +177,26 @@ func checkpointWeights(_ path: String) throws -> [String: [Float]] {
         let work = TemporaryDirectory()
         try Datasets.fashionMNISTSubset(in: work.file("data"), train: 6000, test: 200)
         let running = try Mpirun.start([(2, [:])], fmctl: ["train", "--model", "mlp", "--dataset", "data", "--epochs", "3",
-                                                           "--batch-size", "6", "--threads", "1", "--no-footprint", "--run-dir", "run"],
+                                                           "--batch-size", "6", "--threads", "1", "--run-dir", "run"],
                                        in: work.path)
         #expect(running.waitForOutput("Epoch 2/3", timeout: 120), "\(running.stdoutSoFar)")
-        // Rank 1: the fmctl process with the highest pid among mpirun's children.
+        // Rank 1, as mpirun's environment for it says.
         let ranks = childPIDs(of: running.process.processIdentifier)
         #expect(ranks.count == 2, "\(ranks)")
+        let victim = ranks.first { pid in
+            let environ = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))) ?? Data()
+            return environ.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == "OMPI_COMM_WORLD_RANK=1" }
+        }
+        #expect(victim != nil)
         let killedAt = Date()
-        if let victim = ranks.max() { kill(victim, SIGKILL) }
+        if let victim { kill(victim, SIGKILL) }
         let result = try running.wait(timeout: 60)
         #expect(!result.timedOut, "the job hung after a process died: \(result.description)")
         #expect(Date().timeIntervalSince(killedAt) < 15)
         #expect(result.status != 0)
         let run = try work.json("run/run.json")
         #expect(run["status"] as? String == "failed", "\(run["status"] ?? "nil")")
-        #expect((run["status_reason"] as? String)?.contains("process of the job") == true)
+        #expect((run["status_reason"] as? String)?.contains("waited for the other processes") == true)
         #expect((run["epochs"] as? [[String: Any]])?.count == 1)
 
         let resumed = try Mpirun.run(processes: 3, ["train", "--resume", "run", "--threads", "1"], in: work.path)
@@ -200,6 +205,11 @@ func checkpointWeights(_ path: String) throws -> [String: [Float]] {
         #expect(after["status"] as? String == "completed")
         #expect((after["epochs"] as? [[String: Any]])?.map { $0["epoch"] as? Int } == [1, 2, 3])
         #expect(((after["distributed"] as? [String: Any])?["world_size"] as? Int) == 3)
+        // The host's energy covers both sessions' epochs, as the run's total does.
+        let hosts = (after["distributed"] as? [String: Any])?["hosts"] as? [[String: Any]] ?? []
+        let total = (after["total"] as? [String: Any])?["energy_j"] as? Double ?? 0
+        #expect(hosts.count == 1 && total > 0)
+        #expect(abs((hosts.first?["energy_j"] as? Double ?? 0) - total) <= 1e-9 * total, "\(hosts) vs \(total)")
     }
 
     /// Ctrl-C to mpirun: every process stops at the same batch; the run is interrupted, with

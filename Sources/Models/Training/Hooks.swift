@@ -119,8 +119,10 @@ extension TrainingGroup {
         }
     }
 
-    /// Whether any process says yes (a stop request), so that all stop at the same batch.
-    func anyProcess(_ flag: Bool) -> Bool {
+    /// Whether any process says yes (a stop request, a failure), so that all act alike.
+    /// - Parameter flag: this process's answer.
+    /// - Returns: true when the flag is set on at least one process (every process gets the same).
+    public func anyProcess(_ flag: Bool) -> Bool {
         withUnsafeTemporaryAllocation(of: Double.self, capacity: 1) { v in
             v[0] = flag ? 1 : 0
             sum(v)
