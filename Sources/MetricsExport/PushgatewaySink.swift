@@ -70,12 +70,13 @@ public final class PushgatewaySink: MetricsSink {
         if !alreadyQueued { queue.async { self.sendWaiting() } }
     }
 
-    /// Waits until the pushes under way are answered, for one timeout at most: a gateway that
-    /// answers sees the last metrics, one that does not delays the end of the process by no more.
+    /// Waits until the pushes under way are answered, for two timeouts at most (a push in
+    /// flight and the last one queued behind it): a gateway that answers sees the last
+    /// metrics, one that does not delays the end of the process by no more.
     public func close() {
         let done = DispatchSemaphore(value: 0)
         queue.async { done.signal() }
-        _ = done.wait(timeout: .now() + timeoutSeconds + 0.5)
+        _ = done.wait(timeout: .now() + 2 * timeoutSeconds + 0.5)
     }
 
     private func sendWaiting() {

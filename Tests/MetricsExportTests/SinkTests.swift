@@ -90,21 +90,22 @@ import Synchronization
         #expect(warnings.all.first?.contains("pushgateway http://127.0.0.1:\(port.port)") == true, "\(warnings.all)")
     }
 
-    /// A gateway that accepts the connection and never answers: the push gives up after its
-    /// timeout, publishing never waits, and the warning says there was no answer.
+    /// A gateway that accepts the connection and never answers: publishing never waits (it
+    /// returns well inside the 2 s the push then waits for an answer, however loaded the
+    /// machine), the push gives up after its timeout, and the warning says there was no answer.
     @Test func pushgateway_silent_givesUpAfterTheTimeout() throws {
         let port = LoopbackPort()
         port.listen()   // connections complete in the kernel's queue; nothing reads or answers
         let warnings = Warnings()
-        let sink = PushgatewaySink(gateway: URL(string: "http://127.0.0.1:\(port.port)")!, timeoutSeconds: 0.3, warn: warnings.warn)
+        let sink = PushgatewaySink(gateway: URL(string: "http://127.0.0.1:\(port.port)")!, timeoutSeconds: 2, warn: warnings.warn)
         let record = try Fixtures.trainingRun(in: temporary.file("run")).record
         let started = Date()
         sink.publish(Array("x 1\n".utf8), of: record)
-        #expect(Date().timeIntervalSince(started) < 0.1, "publish waited for the network")
+        #expect(Date().timeIntervalSince(started) < 1, "publish waited for the network")
         sink.close()
         let waited = Date().timeIntervalSince(started)
-        #expect(waited >= 0.25 && waited < 2, "close returned after \(waited) s")
-        #expect(warnings.all == ["pushgateway http://127.0.0.1:\(port.port): metrics not pushed (no answer within 0.3 s); "
+        #expect(waited >= 1.9 && waited < 30, "close returned after \(waited) s")
+        #expect(warnings.all == ["pushgateway http://127.0.0.1:\(port.port): metrics not pushed (no answer within 2.0 s); "
                                  + "the run goes on, and later failures are not reported"])
     }
 
