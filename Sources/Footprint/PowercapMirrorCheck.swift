@@ -5,11 +5,12 @@ import Foundation
 /// Multi-die parts list one socket counter once per die. A first reading within a joule of a
 /// kept zone's only nominates a pair: DRAM counters, whose ranges run from tens of joules to
 /// tens of kilojoules, agree that closely by chance on some start-ups. A mirror is proven by
-/// behaviour: both counters, read back to back at ``PowercapInventory/mirrorCheckReads``
-/// instants spread over 0.1 s, advance in lockstep while they advance. Two reads of one
-/// counter taken back to back differ by at most one hardware update (about 1 ms of energy)
-/// plus what the counter gained between them; distinct counters drift apart at the difference
-/// of their powers.
+/// behaviour, at ``PowercapInventory/mirrorCheckReads`` instants spread over 0.1 s while the
+/// counters advance: at each, the zone is read between two reads of the kept zone, and one
+/// counter read three times in a row can only give a middle value between the other two
+/// (modulo its range). Distinct counters pass that only if their values coincide to the
+/// microjoule at every instant, which counters that merely started close, even at nearly the
+/// same power, do not: no tolerance is involved.
 public struct MirrorCheck: Sendable, Equatable {
     /// The zone that was checked.
     public var zoneID: String
@@ -33,12 +34,12 @@ public struct MirrorCheck: Sendable, Equatable {
     }
 }
 
-/// Both counters of a pair read back to back: when, how long the two reads took, the values.
+/// A pair read at one instant: the kept zone (b), the zone (a), the kept zone again (bAfter).
 struct MirrorCheckRead {
     var time: Double
-    var skew: Double
     var a: UInt64?
     var b: UInt64?
+    var bAfter: UInt64?
 }
 
 extension PowercapInventory {
@@ -46,9 +47,6 @@ extension PowercapInventory {
     /// intervals over 0.1 s, twice the ~50 ms a convincing check needs.
     public static let mirrorCheckReads = 6
     public static let mirrorCheckSpacingSeconds = 0.02
-    /// How far apart two back-to-back reads of one counter may be, in seconds of its power:
-    /// one RAPL update (~1 ms), twice.
-    static let lockstepSlackSeconds = 0.002
 
     /// Pairs (kept candidate, zone) of readable package or dram zones whose first readings are
     /// within a joule, both nonzero; an `-mmio` package named like another is a duplicate
@@ -69,8 +67,8 @@ extension PowercapInventory {
         return pairs
     }
 
-    /// Reads both counters of every pair back to back at each instant and judges each pair.
-    /// The time each pair's two reads took (a preempted reader) widens its tolerance.
+    /// Reads every pair at each instant (the kept zone, the zone, the kept zone again) and
+    /// judges each pair.
     static func checkMirrors(_ pairs: [(Int, Int)], zones: [PowercapZone], reader: some PowercapFileReader,
                              clock: any FootprintClock) -> [MirrorCheck] {
         guard !pairs.isEmpty else { return [] }
@@ -82,10 +80,9 @@ extension PowercapInventory {
         for instant in 0..<mirrorCheckReads {
             if instant > 0 { clock.sleep(seconds: mirrorCheckSpacingSeconds) }
             for (index, (i, j)) in pairs.enumerated() {
-                let before = clock.monotonicSeconds()
-                let a = value(zones[j]), b = value(zones[i])
-                let after = clock.monotonicSeconds()
-                series[index].append(MirrorCheckRead(time: before, skew: after - before, a: a, b: b))
+                let time = clock.monotonicSeconds()
+                let b = value(zones[i]), a = value(zones[j]), bAfter = value(zones[i])
+                series[index].append(MirrorCheckRead(time: time, a: a, b: b, bAfter: bAfter))
             }
         }
         return zip(pairs, series).map { pair, reads in
@@ -99,16 +96,23 @@ extension PowercapInventory {
             }
             let mine = deltas(\.a, range: zone.maxEnergyRangeMicrojoules)
             let theirs = deltas(\.b, range: kept.maxEnergyRangeMicrojoules)
-            let skews = reads.map(\.skew)
-            let (isMirror, verdict) = judge(mine, theirs, intervals: intervals, skews: skews)
+            // Between the kept counter's two reads: no further from the first than the second is.
+            let between: [Bool] = reads.map { read in
+                guard let b = read.b, let a = read.a, let after = read.bAfter,
+                      let toZone = EnergyCounter.deltaMicrojoules(previous: b, current: a, maxRange: kept.maxEnergyRangeMicrojoules),
+                      let toAfter = EnergyCounter.deltaMicrojoules(previous: b, current: after, maxRange: kept.maxEnergyRangeMicrojoules)
+                else { return false }
+                return toZone <= toAfter
+            }
+            let (isMirror, verdict) = judge(mine, theirs, intervals: intervals, between: between)
             return MirrorCheck(zoneID: zone.id, otherID: kept.id, intervalSeconds: intervals, deltasMicrojoules: mine,
                                otherDeltasMicrojoules: theirs, isMirror: isMirror, verdict: verdict)
         }
     }
 
-    /// Lockstep: every interval both advanced, and they differ, per interval and over the whole
-    /// check, by no more than their power times the slack and the time the pair's reads took.
-    static func judge(_ a: [UInt64?], _ b: [UInt64?], intervals: [Double], skews: [Double]) -> (Bool, String) {
+    /// A mirror: both counters advanced in every interval, and at every instant the zone's value
+    /// lay between the kept zone's reads just before and after it.
+    static func judge(_ a: [UInt64?], _ b: [UInt64?], intervals: [Double], between: [Bool]) -> (Bool, String) {
         let span = intervals.reduce(0, +)
         let spanText = String(format: "%.0f ms", span * 1000)
         guard a.allSatisfy({ $0 != nil }), b.allSatisfy({ $0 != nil }) else {
@@ -121,22 +125,10 @@ extension PowercapInventory {
         if zip(x, y).contains(where: { $0 == 0 && $1 == 0 }) {
             return (false, "the counters did not advance during the \(spanText) check: not proven a mirror, counted")
         }
-        func tolerance(_ joulesA: UInt64, _ joulesB: UInt64, seconds: Double, skew: Double) -> Double {
-            Double(max(joulesA, joulesB)) / max(seconds, 1e-9) * (lockstepSlackSeconds + skew) + 1
-        }
-        for index in intervals.indices {
-            let allowed = tolerance(x[index], y[index], seconds: intervals[index], skew: skews[index] + skews[index + 1])
-            let difference = Double(x[index] > y[index] ? x[index] - y[index] : y[index] - x[index])
-            if difference > allowed {
-                return (false, "interval \(index + 1) differs by \(Int(difference)) µJ (lockstep allows \(Int(allowed))): distinct counters")
-            }
+        if let instant = between.firstIndex(of: false) {
+            return (false, "at read \(instant + 1) its value was not between two reads of the other taken just before and after: distinct counters")
         }
         let sumA = x.reduce(0, +), sumB = y.reduce(0, +)
-        let drift = Double(sumA > sumB ? sumA - sumB : sumB - sumA)
-        let allowed = tolerance(sumA, sumB, seconds: span, skew: skews[0] + skews[skews.count - 1])
-        if drift > allowed {
-            return (false, "drifted \(Int(drift)) µJ apart over \(spanText) (lockstep allows \(Int(allowed))): distinct counters")
-        }
-        return (true, "advanced in lockstep over \(spanText) (\(sumA) and \(sumB) µJ, lockstep allows \(Int(allowed)) apart): one counter")
+        return (true, "read between two reads of the other at each of \(between.count) instants over \(spanText) (advanced \(sumA) and \(sumB) µJ): one counter")
     }
 }

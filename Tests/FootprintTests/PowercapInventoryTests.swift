@@ -73,6 +73,23 @@ import Reports
         #expect(abs(window.energyJoules - 86) < 1e-5)
     }
 
+    /// Two DRAM counters 0.4 J apart at nearly the same power (20 W and 20.2 W: over the check
+    /// they drift 20 mJ apart, within what a power-times-slack tolerance would allow) are two
+    /// counters: the zone's value never lies between two reads of the other.
+    @Test func distinctCountersAtNearlyTheSamePower_areBothCounted() throws {
+        let tree = try FakePowercapTree.twoSocketServer()
+        let clock = ManualClock()
+        let reader = ClockedCounterReader(tree: tree, clock: clock, counters: [
+            "intel-rapl:0:1": .init(watts: 20, startMicrojoules: 700_000_000, maxRange: 65_712_999_613),
+            "intel-rapl:1:1": .init(watts: 20.2, startMicrojoules: 700_400_000, maxRange: 65_712_999_613),
+        ])
+        let inventory = PowercapInventory.discover(root: tree.root, reader: reader, clock: clock)
+        #expect(inventory.countedDomains == ["package-0", "dram-0", "package-1", "dram-1"])
+        let check = try #require(inventory.zones.first { $0.id == "intel-rapl:1:1" }?.mirrorCheck)
+        #expect(!check.isMirror)
+        #expect(check.verdict.contains("not between two reads of the other"))
+    }
+
     /// A counter that does not advance during the check cannot prove it mirrors another:
     /// counted, with the reason in the probe.
     @Test func counterNotAdvancingDuringTheCheck_isCountedNotMerged() throws {
