@@ -136,11 +136,6 @@ public final class MPIGroup: TrainingGroup, @unchecked Sendable {
         call("MPI_Allreduce") { MPI_Allreduce(fm_mpi_in_place(), base, Int32(values.count), fm_mpi_double(), fm_mpi_sum(), world) }
     }
 
-    /// Sums `count` floats over the world in place.
-    public func sum(_ values: UnsafeMutablePointer<Float>, count: Int) {
-        call("MPI_Allreduce") { MPI_Allreduce(fm_mpi_in_place(), values, Int32(count), fm_mpi_float(), fm_mpi_sum(), world) }
-    }
-
     /// Sums `values` over the processes of this host only (their CPU seconds, say).
     public func sumOnHost(_ values: inout [Double]) {
         let n = Int32(values.count)

@@ -229,7 +229,7 @@ public class Model {
     public var outputCount: Int { outputShape.reduce(1, *) }
     /// Values per sample of the first input.
     public var inputCount: Int { inputShape.reduce(1, *) }
-    /// Whether layer `j` takes tensor `t` only from a model input (no gradient flows there).
+    /// Whether tensor `t` is a model input (no gradient flows there).
     func isModelInput(_ t: Int) -> Bool { t < inputs.count }
 
     /// Sizes every workspace for batches of up to `maxBatch` samples (once per batch size).
@@ -249,9 +249,6 @@ public class Model {
         probabilities = FloatBuffer(count: maxBatch * outputCount)
         outputGradient = FloatBuffer(count: maxBatch * outputCount)
     }
-
-    /// The batch buffer of input `k` (`prepare` sizes it), for filling by hand.
-    func inputBuffer(_ k: Int) -> UnsafeMutablePointer<Float> { inputBuffers[k].pointer }
 
     /// The forward pass over the `batch` samples in the input buffers; returns the output
     /// layer's output (logits when the softmax is fused).

@@ -45,7 +45,7 @@ struct TrainingPlan {
     /// What is fused, in words, for `summary` and the tests (`conv2d + max_pooling2d: ...`).
     private(set) var fusions: [String] = []
     private(set) var softmaxFused = false
-    var fusedUpdate: FusedUpdate?
+    private(set) var fusedUpdate: FusedUpdate?
     private(set) var buckets: [GradientBucket] = []
     /// For each layer, the bucket that closes after its backward (-1: none).
     private(set) var bucketClosedAfterLayer: [Int] = []
