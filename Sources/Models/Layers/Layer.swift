@@ -78,6 +78,19 @@ extension Layer {
     public var outputCount: Int { outputShape.reduce(1, *) }
 }
 
+/// A layer that can run one position of one sequence at a time, for generation
+/// (docs/transformer.md): position-wise layers apply themselves to one row, attention keeps
+/// the keys and values of the positions before (a key/value cache).
+public protocol IncrementalLayer: Layer {
+    /// Prepares to decode one sequence of up to `maxLength` positions: sizes what a step
+    /// needs and clears any cache.
+    func beginDecoding(maxLength: Int)
+    /// The output row of position `position` (0-based, one more than the previous call's or 0
+    /// after `beginDecoding`) from its input rows: `inputs[k]` is input k's row at that
+    /// position (one token id for `Embedding`). The result stays valid until the next call.
+    func decodeStep(_ inputs: UnsafePointer<UnsafePointer<Float>>, count: Int, position: Int) -> UnsafePointer<Float>
+}
+
 /// A layer over several inputs of the same batch (``Add``, ``Concatenate``). The model calls
 /// only these forms; the single-input requirements of ``Layer`` come from the extension below
 /// and refuse a single input at `build`.
