@@ -89,6 +89,13 @@ public protocol IncrementalLayer: Layer {
     /// after `beginDecoding`) from its input rows: `inputs[k]` is input k's row at that
     /// position (one token id for `Embedding`). The result stays valid until the next call.
     func decodeStep(_ inputs: UnsafePointer<UnsafePointer<Float>>, count: Int, position: Int) -> UnsafePointer<Float>
+    /// Whether one position's output depends only on it and the positions before (false for
+    /// bidirectional attention, which a left-to-right generator cannot run).
+    var decodesLeftToRight: Bool { get }
+}
+
+extension IncrementalLayer {
+    public var decodesLeftToRight: Bool { true }
 }
 
 /// A layer over several inputs of the same batch (``Add``, ``Concatenate``). The model calls
