@@ -92,7 +92,7 @@ final class DistributedTraining {
         guard let texts = group.gatherAtRoot(encoded.map { String(decoding: $0, as: UTF8.self) } ?? "") else { return nil }
         var parts: [(host: String, measurement: EnergyMeasurement)] = []
         var missing: [String] = []
-        for (i, host) in group.hosts.enumerated() {
+        for host in group.hosts {
             let leader = host.ranks[0]
             guard let m = try? JSONDecoder().decode(EnergyMeasurement.self, from: Data(texts[leader].utf8)) else {
                 missing.append(host.host)
