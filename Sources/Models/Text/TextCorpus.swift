@@ -51,6 +51,12 @@ public struct TextCorpus: Sendable {
         } else {
             throw DataError(path: "--dataset", message: "'\(dataset)' is not text; expected fortunes or text:PATH", exitCode: DataError.usageExitCode)
         }
+        return try read(path: path, fortunes: fortunes)
+    }
+
+    /// Reads a file, or a folder's files in name order; `fortunes` keeps only the files with a
+    /// `.dat` beside them.
+    static func read(path: String, fortunes: Bool) throws(DataError) -> TextCorpus {
         let expected = fortunes ? "Debian's fortunes (apt-get install fortunes)" : "a text file or a folder of text files"
         var info = stat()
         guard stat(path, &info) == 0 else { throw DataError.openFailure(path, errno: errno, expected: expected) }
