@@ -14,6 +14,11 @@ public enum HTMLReport {
             + ", status <b>\(escape(record.status.rawValue))</b>" + (record.statusReason.map { " (\(escape($0)))" } ?? "")
             + ", started \(escape(record.startedAt))" + (record.endedAt.map { ", ended \(escape($0))" } ?? "") + "</p></header>\n"
         body += summary(record)
+        if let pre = record.pretraining {
+            // The pretraining run's own figures, beside this run's and not added to them.
+            body += "<section><h2>Pretraining</h2>\n<pre class=\"pretraining\">"
+                + escape(RunReport.pretrainingLines(pre, total: record.total, heading: "", bullet: "")) + "</pre></section>\n"
+        }
         body += "<section><h2>Charts</h2>\n<div class=\"charts\">\n"
         for chart in charts(record, power: power) { body += "<figure>\(chart)</figure>\n" }
         body += "</div></section>\n"

@@ -98,6 +98,7 @@ public enum RunReport {
             ])),
             ("test", .object([("loss", .number(record.test?.loss)), ("accuracy", .number(record.test?.accuracy))])),
             ("distributed", record.distributed.map(distributedJSON) ?? .null),
+            ("pretraining", record.pretraining.map(pretrainingJSON) ?? .null),
             ("status_reason", .string(record.statusReason)), ("started_at", .string(record.startedAt)),
             ("ended_at", .string(record.endedAt)),
             ("idle_baseline", record.idleBaseline.map { .object([("power_w", .number($0.powerWatts)), ("duration_s", .number($0.seconds))]) } ?? .null),
@@ -274,6 +275,7 @@ public enum RunReport {
         if !markdown, let sparkline = Sparkline.epochPower(record.epochs) { out += "power per epoch (avg): \(sparkline)\n" }
         if record.test != nil { out += (markdown ? "\n" : "") + "(total row: val loss/acc columns show the test loss/accuracy)\n" }
         if record.epochs.contains(where: \.interrupted) { out += "* interrupted epoch\n" }
+        if let pre = record.pretraining { out += "\n" + pretrainingLines(pre, total: total, heading: heading, bullet: bullet) }
 
         let checks = forecastVersusActual(record)
         if !checks.isEmpty {
@@ -292,6 +294,36 @@ public enum RunReport {
             out += "\n\(heading)Warnings\n\n" + warnings.map { "- \($0)\n" }.joined()
         }
         return out
+    }
+
+    /// The pretraining run beside this one: its own figures, stated as its own, and the two
+    /// added up as the cost of the fine-tuned model so far.
+    static func pretrainingLines(_ pre: PretrainingRecord, total: RunTotal, heading: String, bullet: String) -> String {
+        var out = "\(heading)Pretraining (run \(pre.runID ?? "unknown"), from --init-from \(pre.path); its own figures, not in this run's total)\n\n"
+        guard pre.runID != nil else {
+            return out + "\(bullet)No readable run.json beside the checkpoint: the pretraining cost is unknown\n"
+        }
+        out += "\(bullet)Model \(pre.model ?? "-") on \(pre.dataset ?? "-"), status \(pre.status ?? "-")\n"
+        out += "\(bullet)Pretraining: \(figure(pre.durationSeconds)) s, \(figure(pre.energyJoules)) J (\(figure(pre.energyKWh)) kWh, \(pre.source ?? "unmeasured")), "
+            + "\(figure(pre.co2eGrams)) gCO2e" + (pre.cost.map { ", cost \(figure($0)) \(pre.currency ?? "")" } ?? "") + "\n"
+        out += "\(bullet)This run (fine-tuning): \(figure(total.durationSeconds)) s, \(figure(total.energyJoules)) J (\(figure(total.energyKWh)) kWh), \(figure(total.co2eGrams)) gCO2e\n"
+        if let a = pre.energyJoules, let b = total.energyJoules {
+            let kwh = (pre.energyKWh ?? 0) + (total.energyKWh ?? 0), co2 = (pre.co2eGrams ?? 0) + (total.co2eGrams ?? 0)
+            out += "\(bullet)Pretraining + fine-tuning: \(figure(a + b)) J (\(figure(kwh)) kWh), \(figure(co2)) gCO2e\n"
+        }
+        out += "\(bullet)Layers loaded: \(pre.loadedLayers.count)" + (pre.frozenLayers.isEmpty ? "" : "; frozen: \(pre.frozenLayers.joined(separator: ", "))") + "\n"
+        return out
+    }
+
+    static func pretrainingJSON(_ pre: PretrainingRecord) -> JSONValue {
+        .object([
+            ("path", .string(pre.path)), ("run_id", .string(pre.runID)), ("model", .string(pre.model)),
+            ("dataset", .string(pre.dataset)), ("status", .string(pre.status)), ("duration_s", .number(pre.durationSeconds)),
+            ("energy_j", .number(pre.energyJoules)), ("energy_kwh", .number(pre.energyKWh)), ("co2e_g", .number(pre.co2eGrams)),
+            ("cost", .number(pre.cost)), ("currency", .string(pre.currency)), ("source", .string(pre.source)),
+            ("loaded_layers", .array(pre.loadedLayers.map { .string($0) })),
+            ("frozen_layers", .array(pre.frozenLayers.map { .string($0) })),
+        ])
     }
 
     static func table(header: [String], rows: [[String]], markdown: Bool) -> String {

@@ -246,9 +246,11 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var test: TestMetrics?
     /// A data-parallel run's world and hosts; nil for a run of one process.
     public var distributed: DistributedRecord?
+    /// The run a fine-tuned model started from, with that run's own figures; nil otherwise.
+    public var pretraining: PretrainingRecord?
 
     enum CodingKeys: String, CodingKey {
-        case model, dataset, status, config, host, versions, measurement, carbon, epochs, total, test, distributed
+        case model, dataset, status, config, host, versions, measurement, carbon, epochs, total, test, distributed, pretraining
         case formatVersion = "format_version", runID = "run_id", statusReason = "status_reason"
         case startedAt = "started_at", endedAt = "ended_at", idleBaseline = "idle_baseline"
         case plannedEpochs = "planned_epochs"
