@@ -96,8 +96,17 @@ struct Summary: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a model's layers, output shapes and parameter counts (like Keras's model.summary()).")
 
-    @Option(help: ArgumentHelp("cnn, mlp, a model JSON file, or a model.safetensors file.", valueName: "model"))
+    @Option(help: ArgumentHelp("cnn, mlp, gpt-mini, bert-mini, a model JSON file, or a model.safetensors file.", valueName: "model"))
     var model = "cnn"
+
+    @Option(parsing: .unconditional, help: "Context length of a built-in text model.")
+    var context = TextModels.defaultContext
+
+    func validate() throws {
+        guard context >= 1, context <= ModelDescription.maximumSize else {
+            throw ValidationError("--context must be in 1...\(ModelDescription.maximumSize), got \(context)")
+        }
+    }
 
     func run() throws {
         try withUserErrors {
@@ -105,7 +114,7 @@ struct Summary: ParsableCommand {
             if model.hasSuffix(".safetensors") {
                 net = try ModelCheckpoint.load(path: model).model
             } else {
-                net = try makeModel(try loadModelDescription(model), source: model, seed: 0)
+                net = try makeModel(try loadModelDescription(model, context: context), source: model, seed: 0)
             }
             print(net.summary(), terminator: "")
             let f = net.flopsPerSample

@@ -92,10 +92,12 @@ struct UsageError: Error {
     let message: String
 }
 
-/// Resolves `--model cnn|mlp|FILE.json` (an unknown name: exit 64; bad JSON: 65 naming the file; missing: 66).
-func loadModelDescription(_ spec: String) throws -> ModelDescription {
+/// Resolves `--model cnn|mlp|gpt-mini|bert-mini|FILE.json` (an unknown name: exit 64; bad JSON:
+/// 65 naming the file; missing: 66); `context` sets a built-in text model's context length.
+func loadModelDescription(_ spec: String, context: Int = TextModels.defaultContext) throws -> ModelDescription {
     if let builtIn = ModelDescription.builtIn[spec] { return builtIn }
-    let builtInNames = ModelDescription.builtIn.keys.sorted().joined(separator: ", ")
+    if let text = TextModels.builtIn(spec, context: context) { return text }
+    let builtInNames = (Array(ModelDescription.builtIn.keys) + Array(TextModels.objectives.keys)).sorted().joined(separator: ", ")
     let exists = FileManager.default.fileExists(atPath: spec)
     guard exists || spec.contains("/") || spec.hasSuffix(".json") else {
         throw DataError(path: "--model", message: "unknown model '\(spec)'; expected \(builtInNames) or a model JSON file", exitCode: 64)
