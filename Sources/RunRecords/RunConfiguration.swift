@@ -20,6 +20,7 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
         case modelSource = "model_source", batchSize = "batch_size", learningRate = "learning_rate"
         case validationSplit = "validation_split", trainSamples = "train_samples"
         case validationSamples = "validation_samples", testSamples = "test_samples"
+        case objective, initFrom = "init_from", freeze
     }
 
     /// - Parameters:
@@ -74,12 +75,18 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var parameters: Int?
     /// Whether energy was measured (false with `--no-footprint`).
     public var footprint: Bool?
+    /// A text model's objective (`causal-lm`, `masked-lm`); nil for images.
+    public var objective: String?
+    /// The run or checkpoint a fine-tuned model started from, and the layers it froze.
+    public var initFrom: String?
+    public var freeze: [String]?
 
     public init(model: String? = nil, modelSource: String? = nil, dataset: String? = nil, epochs: Int? = nil,
                 batchSize: Int? = nil, optimizer: String? = nil, learningRate: Double? = nil, momentum: Double? = nil,
                 nesterov: Bool? = nil, validationSplit: Double? = nil, seed: UInt64? = nil, threads: Int? = nil,
                 limit: Int? = nil, trainSamples: Int? = nil, validationSamples: Int? = nil, testSamples: Int? = nil,
-                parameters: Int? = nil, footprint: Bool? = nil) {
+                parameters: Int? = nil, footprint: Bool? = nil, objective: String? = nil, initFrom: String? = nil,
+                freeze: [String]? = nil) {
         self.model = model
         self.modelSource = modelSource
         self.dataset = dataset
@@ -98,6 +105,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
         self.testSamples = testSamples
         self.parameters = parameters
         self.footprint = footprint
+        self.objective = objective
+        self.initFrom = initFrom
+        self.freeze = freeze
     }
 
     init(_ read: LenientReader) {
@@ -106,7 +116,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
                   momentum: read(.momentum), nesterov: read(.nesterov), validationSplit: read(.validationSplit),
                   seed: read(.seed), threads: read(.threads), limit: read(.limit), trainSamples: read(.trainSamples),
                   validationSamples: read(.validationSamples), testSamples: read(.testSamples),
-                  parameters: read(.parameters), footprint: read(.footprint))
+                  parameters: read(.parameters), footprint: read(.footprint), objective: read(.objective),
+                  initFrom: read(.initFrom), freeze: read(.freeze))
     }
 
     /// Every setting that is set; `limit` always, null meaning all the samples.
@@ -129,6 +140,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
         try container.encodeIfPresent(testSamples, forKey: .testSamples)
         try container.encodeIfPresent(parameters, forKey: .parameters)
         try container.encodeIfPresent(footprint, forKey: .footprint)
+        try container.encodeIfPresent(objective, forKey: .objective)
+        try container.encodeIfPresent(initFrom, forKey: .initFrom)
+        try container.encodeIfPresent(freeze, forKey: .freeze)
     }
 }
 

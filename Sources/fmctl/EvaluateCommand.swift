@@ -19,8 +19,8 @@ struct Evaluate: ParsableCommand {
     @Argument(help: ArgumentHelp("A run folder or a model.safetensors file.", valueName: "run-dir|file"))
     var checkpoint: String
 
-    @Option(help: ArgumentHelp("fashion-mnist, or a folder of IDX files with the standard names.", valueName: "dir"))
-    var dataset = Dataset.defaultName
+    @Option(help: ArgumentHelp("fashion-mnist, a folder of IDX files with the standard names, fortunes, or text:PATH. Default: fortunes for a text model, else fashion-mnist.", valueName: "data"))
+    var dataset: String?
 
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Samples per forward pass.")
     var batchSize = 32
@@ -37,7 +37,10 @@ struct Evaluate: ParsableCommand {
         try withUserErrors {
             BLAS.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
             let path = checkpointPath(checkpoint)
-            let (model, _) = try ModelCheckpoint.load(path: path)
+            let (model, metadata) = try ModelCheckpoint.load(path: path)
+            let textModel = model.inputShape.count == 1 && model.outputShape.count == 2
+            let dataset = self.dataset ?? (textModel ? TextCorpus.fortunesName : Dataset.defaultName)
+            if TextCorpus.isText(dataset) { return try evaluateText(model, path: path, dataset: dataset, metadata: metadata) }
             let test = try Dataset.loadTest(directory: dataset)
             try checkDataFits(test, model: model, path: Dataset.directory(for: dataset))
             let t0 = Date()
@@ -48,6 +51,30 @@ struct Evaluate: ParsableCommand {
             print(String(format: "%@: %d test images, accuracy %.4f, loss %.4f, %.0f images/s",
                          path, test.count, r.accuracy, r.loss, Double(test.count) / seconds))
         }
+    }
+}
+
+extension Evaluate {
+    /// A text model on the validation windows of a corpus (the last 10 %, as in training), with
+    /// the objective it was trained for (from the checkpoint; causal-lm when it does not say).
+    func evaluateText(_ model: Model, path: String, dataset: String, metadata: [String: String]) throws {
+        let objective = metadata["objective"].flatMap(TextObjective.init(rawValue:)) ?? .causal
+        let seed = metadata["seed"].flatMap(UInt64.init) ?? 0
+        let data = try RunData.load(dataset, for: model.modelDescription, source: path, limit: nil, objective: objective,
+                                    seed: seed, validationSplit: 0.1)
+        try checkDataFits(data.test, model: model, path: data.path)
+        guard data.test.count > 0 else {
+            throw DataError(path: data.path, message: "too short for a validation window (the last 10 % of the windows); expected more text", exitCode: 65)
+        }
+        let t0 = Date()
+        let r = model.evaluate(data.test, batchSize: batchSize)
+        let seconds = Date().timeIntervalSince(t0)
+        let context = model.inputShape[0]
+        print(ProgressPrinter.evaluationLine(samples: data.test.count, batchSize: batchSize, seconds: seconds,
+                                             accuracy: r.accuracy, loss: r.loss, bitsPerByte: true))
+        print(String(format: "%@: %d validation windows of %d bytes (%@), token accuracy %.4f, loss %.4f nats/byte, %.4f bits/byte, %.0f tokens/s",
+                     path, data.test.count, context, objective.rawValue, r.accuracy, r.loss, r.loss / log(2),
+                     Double(data.test.count * context) / seconds))
     }
 }
 

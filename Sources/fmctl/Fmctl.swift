@@ -126,22 +126,6 @@ func makeModel(_ description: ModelDescription, source: String, seed: UInt64) th
     }
 }
 
-/// Refuses data the model cannot take, exit 65 naming `path`: a model with several inputs, images with another number of
-/// values than the model's input, or labels beyond its outputs (a one-output model is binary:
-/// labels 0 and 1). `fit` and `evaluate` would otherwise stop on a precondition.
-func checkDataFits(_ data: LabeledImages, model: Model, path: String) throws {
-    guard model.inputs.count == 1 else {
-        let names = model.inputs.map(\.name).joined(separator: ", ")
-        throw DataError(path: path, message: "the model has \(model.inputs.count) inputs (\(names)); an image data set feeds a model with one input", exitCode: 65)
-    }
-    guard data.sampleShape.reduce(1, *) == model.inputCount else {
-        throw DataError(path: path, message: "images of shape \(data.sampleShape) do not fit the model's input \(model.inputShape)", exitCode: 65)
-    }
-    guard data.classCount <= max(model.outputCount, 2) else {
-        throw DataError(path: path, message: "labels go up to \(data.classCount - 1) but the model has \(model.outputCount) outputs", exitCode: 65)
-    }
-}
-
 func formatCount(_ n: Int) -> String {
     let f = NumberFormatter()
     f.numberStyle = .decimal

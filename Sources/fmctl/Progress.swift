@@ -7,6 +7,8 @@ import Models
 /// finished epoch's line is printed, so logs stay one line per epoch.
 final class ProgressPrinter {
     let live: Bool
+    /// Adds bits per byte (the loss over ln 2) for a text model, whose loss is in nats per byte.
+    var bitsPerByte = false
     private var lastDraw: Double = -1
 
     init(live: Bool = isatty(STDOUT_FILENO) == 1) { self.live = live }
@@ -61,8 +63,10 @@ final class ProgressPrinter {
         let total = logs.plannedBatches   // an interrupted epoch shows 412/1688
         var line = "\(logs.batches)/\(total) \(Self.bar(logs.batches, total)) \(Self.elapsed(logs.seconds)) \(Self.perStep(logs.trainSeconds, steps: logs.batches - logs.startBatch))"
         line += String(format: " - accuracy: %.4f - loss: %.4f", logs.accuracy, logs.loss)
+        if bitsPerByte { line += String(format: " - bits_per_byte: %.4f", logs.loss / log(2)) }
         if let va = logs.validationAccuracy, let vl = logs.validationLoss {
             line += String(format: " - val_accuracy: %.4f - val_loss: %.4f", va, vl)
+            if bitsPerByte { line += String(format: " - val_bits_per_byte: %.4f", vl / log(2)) }
         }
         if logs.interrupted { line += " - interrupted" }
         print((live ? "\r\u{1B}[K" : "") + line + extra)
@@ -70,9 +74,11 @@ final class ProgressPrinter {
     }
 
     /// Keras's line after `evaluate`: `313/313 ━━━━ 1s 2ms/step - accuracy: ... - loss: ...`.
-    static func evaluationLine(samples: Int, batchSize: Int, seconds: Double, accuracy: Double, loss: Double) -> String {
+    static func evaluationLine(samples: Int, batchSize: Int, seconds: Double, accuracy: Double, loss: Double,
+                               bitsPerByte: Bool = false) -> String {
         let steps = (samples + batchSize - 1) / batchSize
         return "\(steps)/\(steps) \(bar(steps, steps)) \(elapsed(seconds)) \(perStep(seconds, steps: steps))"
             + String(format: " - accuracy: %.4f - loss: %.4f", accuracy, loss)
+            + (bitsPerByte ? String(format: " - bits_per_byte: %.4f", loss / log(2)) : "")
     }
 }

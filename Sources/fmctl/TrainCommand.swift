@@ -23,11 +23,23 @@ struct Train: ParsableCommand {
             runs/ or --run-dir. Ctrl-C stops at the next batch, saves a resumable checkpoint and exits 130.
             """)
 
-    @Option(help: ArgumentHelp("cnn, mlp, or a model JSON file.", valueName: "model"))
+    @Option(help: ArgumentHelp("cnn, mlp, gpt-mini, bert-mini, or a model JSON file.", valueName: "model"))
     var model = "cnn"
 
-    @Option(help: ArgumentHelp("fashion-mnist, or a folder of IDX files with the standard names.", valueName: "dir"))
-    var dataset = Dataset.defaultName
+    @Option(help: ArgumentHelp("fashion-mnist, a folder of IDX files with the standard names, fortunes, or text:PATH (a file or a folder of text). Default: fortunes for gpt-mini and bert-mini, else fashion-mnist.", valueName: "data"))
+    var dataset: String?
+
+    @Option(parsing: .unconditional, help: "Context length (positions per sample) of gpt-mini and bert-mini (default 64).")
+    var context: Int?
+
+    @Option(name: .customLong("init-from"), help: ArgumentHelp("Fine-tune: start from the weights of this run (or model.safetensors), layer by layer by name.", valueName: "run-dir|file"))
+    var initFrom: String?
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("With --init-from: layers whose weights stay as loaded (no update, no weight decay).", valueName: "layer"))
+    var freeze: [String] = []
+
+    @Option(help: ArgumentHelp("What a text model learns: causal-lm (the next byte) or masked-lm (BERT's hidden 15 %). Default: the built-in model's, causal-lm for a model JSON.", valueName: "objective"))
+    var objective: TextObjective?
 
     // Numeric options parse `.unconditional`, so `--epochs -1` is a value that validate() rejects
     // by name, not a missing value followed by an unknown option.
@@ -80,6 +92,17 @@ struct Train: ParsableCommand {
     static var allReduceNonBlocking: Bool { ProcessInfo.processInfo.environment["FMCTL_ALLREDUCE"] == "nonblocking" }
 
     func validate() throws {
+        if let context {
+            guard TextModels.objectives[model] != nil else {
+                throw ValidationError("--context sets the context of gpt-mini and bert-mini; a model JSON gives its input shape itself")
+            }
+            guard context >= 1, context <= ModelDescription.maximumSize else {
+                throw ValidationError("--context must be in 1...\(ModelDescription.maximumSize), got \(context)")
+            }
+        }
+        if !freeze.isEmpty, initFrom == nil {
+            throw ValidationError("--freeze keeps loaded weights; it needs --init-from RUN")
+        }
         guard epochs > 0 else { throw ValidationError("--epochs must be a positive number of epochs, got \(epochs)") }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
         guard validationSplit >= 0, validationSplit < 1 else {
@@ -103,7 +126,8 @@ struct Train: ParsableCommand {
     func settingsGivenWithResume() -> [String] {
         guard let defaults = try? Train.parse([]) else { return [] }
         let given: [(String, Bool)] = [
-            ("--model", model != defaults.model), ("--dataset", dataset != defaults.dataset),
+            ("--model", model != defaults.model), ("--dataset", dataset != nil), ("--context", context != nil),
+            ("--objective", objective != nil), ("--init-from", initFrom != nil), ("--freeze", !freeze.isEmpty),
             ("--epochs", epochs != defaults.epochs), ("--batch-size", batchSize != defaults.batchSize),
             ("--optimizer", optimizer != defaults.optimizer), ("--learning-rate", learningRate != nil),
             ("--momentum", momentum != defaults.momentum), ("--nesterov", nesterov),
@@ -142,10 +166,12 @@ struct Train: ParsableCommand {
         BLAS.setThreads(threadCount)
 
         // Data and model.
-        var description = try loadModelDescription(model)
-        let data = try Dataset.load(directory: dataset)
-        var trainData = data.train
-        if let limit { trainData = trainData.prefix(min(limit, trainData.count)) }
+        var description = try loadModelDescription(model, context: context ?? TextModels.defaultContext)
+        let dataset = self.dataset ?? RunData.defaultDataset(model: model)
+        let objective = self.objective ?? TextModels.objectives[model] ?? .causal
+        let data = try RunData.load(dataset, for: description, source: model, limit: limit, objective: objective, seed: seed,
+                                    validationSplit: validationSplit)
+        let trainData = data.train
         if ModelDescription.builtIn[model] != nil {
             description = description.adapted(inputShape: trainData.sampleShape, classes: max(trainData.classCount, data.test.classCount))
         } else if description.inputShape.reduce(1, *) != trainData.sampleShape.reduce(1, *) {
@@ -153,6 +179,7 @@ struct Train: ParsableCommand {
         }
         let net = try makeModel(description, source: model, seed: seed)
         try checkDataFits(trainData, model: net, path: model)
+        let pretraining = try initFrom.map { try loadPretrained(into: net, from: $0) }
         let opt: any Optimizer = optimizer == .adam
             ? Adam(learningRate: learningRate ?? 0.001)
             : SGD(learningRate: learningRate ?? 0.01, momentum: momentum, nesterov: nesterov)
@@ -164,7 +191,7 @@ struct Train: ParsableCommand {
         }
         try distributed?.checkBatchSize(batchSize)
         if let distributed, !distributed.isRoot {
-            return try runWorker(net, data: data, trainData: trainData, distributed: distributed, epochs: epochs,
+            return try runWorker(net, data: data, distributed: distributed, epochs: epochs,
                                  batchSize: batchSize, validationSplit: validationSplit, seed: seed)
         }
 
@@ -182,30 +209,54 @@ struct Train: ParsableCommand {
             model: description.name, modelSource: model, dataset: dataset, epochs: epochs, batchSize: batchSize,
             optimizer: opt.name, learningRate: Double(opt.learningRate), momentum: Double(momentum), nesterov: nesterov,
             validationSplit: validationSplit, seed: seed, threads: threadCount, limit: limit, trainSamples: trainCount,
-            validationSamples: trainData.count - trainCount, testSamples: data.test.count,
-            parameters: net.parameterCount, footprint: tracker != nil)
-        let folder = try RunFolder(path: runDir, record: RunRecord(
+            validationSamples: trainData.count - trainCount, testSamples: data.text == nil ? data.test.count : 0,
+            parameters: net.parameterCount, footprint: tracker != nil, objective: data.text.map { _ in objective.rawValue },
+            initFrom: initFrom, freeze: initFrom == nil ? nil : freeze)
+        var record = RunRecord(
             runID: "", model: description.name, dataset: dataset, config: RunConfiguration(training: config),
             host: settings.configuration.host,
             versions: ["fmctl": Fmctl.version, "openblas_core": BLAS.coreName, "run_format": String(RunRecord.formatVersion)],
-            measurement: tracker?.provenance, carbon: settings.carbon, plannedEpochs: epochs))
+            measurement: tracker?.provenance, carbon: settings.carbon, plannedEpochs: epochs)
+        record.pretraining = pretraining
+        let folder = try RunFolder(path: runDir, record: record)
         exporter?.follow(folder)
         try markingFailure(of: folder, tracker: tracker) {
             try footprint.start(tracker, settings: settings, folder: folder)
             let processes = distributed.map { ", \($0.size) processes on \($0.group.hosts.count) host(s)" } ?? ""
+            let split = data.text.map { "\(formatCount(trainCount)) train / \(formatCount(trainData.count - trainCount)) validation windows of \($0.context) bytes (\(objective.rawValue))" }
+                ?? "\(formatCount(trainCount)) train / \(formatCount(trainData.count - trainCount)) validation / \(formatCount(data.test.count)) test"
             print("fmctl train: \(description.name) (\(formatCount(net.parameterCount)) parameters) on \(dataset): "
-                  + "\(formatCount(trainCount)) train / \(formatCount(trainData.count - trainCount)) validation / "
-                  + "\(formatCount(data.test.count)) test, batch \(batchSize), \(opt.name), \(threadCount) thread(s)\(processes) -> \(folder.path)")
+                  + "\(split), batch \(batchSize), \(opt.name), \(threadCount) thread(s)\(processes) -> \(folder.path)")
 
-            try runFit(net, data: data, trainData: trainData, folder: folder, tracker: tracker, settings: settings,
+            try runFit(net, data: data, folder: folder, tracker: tracker, settings: settings,
                        epochs: epochs, batchSize: batchSize, validationSplit: validationSplit, seed: seed,
                        distributed: distributed)
         }
     }
 
+    /// `--init-from`: copies the checkpoint's layers into `net` by name, freezes `--freeze`'s,
+    /// says what was loaded, and returns the pretraining run's record (its figures read from
+    /// its run.json when there is one beside the checkpoint).
+    func loadPretrained(into net: Model, from spec: String) throws -> PretrainingRecord {
+        let path = checkpointPath(spec)
+        let transfer = try net.loadWeights(from: path)
+        do {
+            try net.freeze(layers: freeze)
+        } catch let error as ModelError {
+            throw UsageError(message: "--freeze: \(error.message)")
+        }
+        let runJSON = (path as NSString).deletingLastPathComponent + "/run.json"
+        let run = FileManager.default.contents(atPath: runJSON).flatMap { try? JSONDecoder().decode(RunRecord.self, from: $0) }
+        print("fmctl train: loaded \(transfer.loaded.count) layer(s) from \(path)"
+              + (transfer.initialised.isEmpty ? "" : "; initialised here: \(transfer.initialised.joined(separator: ", "))")
+              + (transfer.unused.isEmpty ? "" : "; not used: \(transfer.unused.joined(separator: ", "))")
+              + (freeze.isEmpty ? "" : "; frozen: \(freeze.joined(separator: ", "))"))
+        return PretrainingRecord(path: spec, run: run, loadedLayers: transfer.loaded, frozenLayers: freeze)
+    }
+
     /// A rank other than 0: trains its share, measures its host if it is the host's lowest
     /// rank, and takes part in every collective; writes nothing.
-    func runWorker(_ net: Model, data: Dataset, trainData: LabeledImages, distributed: DistributedTraining, epochs: Int,
+    func runWorker(_ net: Model, data: RunData, distributed: DistributedTraining, epochs: Int,
                    batchSize: Int, validationSplit: Double, seed: UInt64, from start: TrainingPosition = TrainingPosition()) throws {
         var tracker: EnergyTracker?
         if distributed.group.isHostLeader {
@@ -217,7 +268,7 @@ struct Train: ParsableCommand {
         distributed.attach(to: net, nonBlocking: Self.allReduceNonBlocking)
         installInterruptHandlers()
         let session = WorkerSession(model: net, tracker: tracker, distributed: distributed)
-        let result = net.fit(trainData, epochs: epochs, batchSize: batchSize, validationSplit: validationSplit,
+        let result = net.fit(data.train, epochs: epochs, batchSize: batchSize, validationSplit: validationSplit,
                              shuffle: true, seed: seed, from: start, observer: session, group: distributed.trainingGroup)
         _ = distributed.anyProcessFailed(session.failure != nil)
         if let error = session.failure { throw error }
@@ -245,7 +296,7 @@ struct Train: ParsableCommand {
     }
 
     /// Trains from `position` with the hooks connected, then evaluates and closes the run.
-    func runFit(_ net: Model, data: Dataset, trainData: LabeledImages, folder: RunFolder, tracker: EnergyTracker?,
+    func runFit(_ net: Model, data: RunData, folder: RunFolder, tracker: EnergyTracker?,
                 settings: FootprintSettings, epochs: Int, batchSize: Int, validationSplit: Double, seed: UInt64,
                 from start: TrainingPosition = TrainingPosition(), distributed: DistributedTraining? = nil) throws {
         if let distributed {
@@ -269,7 +320,9 @@ struct Train: ParsableCommand {
         let session = TrainingSession(model: net, folder: folder, tracker: tracker, carbon: settings.carbon,
                                       flopsPerSample: net.flopsPerSample.training, seed: seed, distributed: distributed)
         session.position = start
-        let result = net.fit(trainData, epochs: epochs, batchSize: batchSize, validationSplit: validationSplit,
+        session.progress.bitsPerByte = data.text != nil
+        session.objective = data.text?.objective
+        let result = net.fit(data.train, epochs: epochs, batchSize: batchSize, validationSplit: validationSplit,
                              shuffle: true, seed: seed, from: start, observer: session, position: { session.position = $0 },
                              group: distributed?.trainingGroup)
         if let distributed, distributed.anyProcessFailed(session.failure != nil), session.failure == nil {
@@ -282,11 +335,16 @@ struct Train: ParsableCommand {
             let test = net.evaluate(data.test, batchSize: batchSize / (distributed?.size ?? 1), group: distributed?.trainingGroup)
             let seconds = Date().timeIntervalSince(t0)
             print(ProgressPrinter.evaluationLine(samples: data.test.count, batchSize: batchSize, seconds: seconds,
-                                                 accuracy: test.accuracy, loss: test.loss))
+                                                 accuracy: test.accuracy, loss: test.loss, bitsPerByte: data.text != nil))
             try session.saveCheckpoint()
             try folder.finish(status: .completed, test: TestMetrics(loss: test.loss, accuracy: test.accuracy),
                               measurement: tracker?.provenance)
-            print(String(format: "test accuracy %.4f, test loss %.4f", test.accuracy, test.loss))
+            if data.text != nil {
+                print(String(format: "validation token accuracy %.4f, validation loss %.4f nats/byte (%.4f bits/byte)",
+                             test.accuracy, test.loss, test.loss / log(2)))
+            } else {
+                print(String(format: "test accuracy %.4f, test loss %.4f", test.accuracy, test.loss))
+            }
             print(RunReport.summaryLine(folder.record))
         case .stopped:
             try session.saveCheckpoint()
@@ -332,17 +390,25 @@ struct Train: ParsableCommand {
         let datasetName = try setting(.dataset, config.dataset, "a dataset name or folder")
         let threadCount = try threads ?? distributed?.defaultThreads ?? setting(.threads, config.threads, "a positive whole number", where: positive)
         BLAS.setThreads(threadCount)
-        let data = try Dataset.load(directory: datasetName)
-        var trainData = data.train
+        var limit: Int?
         if config.limit != nil || folder.record.config.unreadableKeys.contains(RunConfiguration.Key.limit.rawValue) {
-            trainData = trainData.prefix(min(try setting(.limit, config.limit, "a positive whole number or null", where: positive),
-                                             trainData.count))
+            limit = try setting(.limit, config.limit, "a positive whole number or null", where: positive)
         }
+        if let frozen = config.freeze, !frozen.isEmpty {
+            do {
+                try net.freeze(layers: frozen)
+            } catch let error as ModelError {
+                throw DataError(path: runJSON, message: "config.freeze: \(error.message); expected a run written by fmctl train", exitCode: 65)
+            }
+        }
+        let objective = TextObjective(rawValue: config.objective ?? "") ?? .causal
+        let data = try RunData.load(datasetName, for: net.modelDescription, source: checkpoint, limit: limit, objective: objective,
+                                    seed: seed, validationSplit: split)
         // The data folder may have changed since the run began.
-        try checkDataFits(trainData, model: net, path: Dataset.directory(for: datasetName))
+        try checkDataFits(data.train, model: net, path: data.path)
         try distributed?.checkBatchSize(batchSize)
         if let distributed, !distributed.isRoot {
-            return try runWorker(net, data: data, trainData: trainData, distributed: distributed, epochs: epochs,
+            return try runWorker(net, data: data, distributed: distributed, epochs: epochs,
                                  batchSize: batchSize, validationSplit: split, seed: seed, from: start)
         }
 
@@ -359,7 +425,7 @@ struct Train: ParsableCommand {
         }
         print("fmctl train: resuming \(folder.record.model) in \(path) at epoch \(start.epoch + 1), batch \(start.batch) of \(epochs) epochs")
         try markingFailure(of: folder, tracker: tracker) {
-            try runFit(net, data: data, trainData: trainData, folder: folder, tracker: tracker, settings: settings,
+            try runFit(net, data: data, folder: folder, tracker: tracker, settings: settings,
                        epochs: epochs, batchSize: batchSize, validationSplit: split, seed: seed, from: start,
                        distributed: distributed)
         }
@@ -389,6 +455,8 @@ final class TrainingSession: TrainingObserver {
     let progress = ProgressPrinter()
     var position = TrainingPosition()
     var failure: (any Error)?
+    /// A text model's objective, kept in the checkpoint for `evaluate`.
+    var objective: TextObjective?
     private var phases: [String: EnergyMeasurement] = [:]
 
     init(model: Model, folder: RunFolder, tracker: EnergyTracker?, carbon: CarbonSettings, flopsPerSample: Int, seed: UInt64,
@@ -469,6 +537,6 @@ final class TrainingSession: TrainingObserver {
         encoder.outputFormatting = .sortedKeys
         let json = (try? encoder.encode(p)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         try ModelCheckpoint.save(model, to: folder.path + "/model.safetensors",
-                                 metadata: ["position": json, "seed": String(seed)])
+                                 metadata: ["position": json, "seed": String(seed)].merging(objective.map { ["objective": $0.rawValue] } ?? [:]) { a, _ in a })
     }
 }

@@ -8,9 +8,18 @@ public protocol LabeledBatchSource {
     var sampleShape: [Int] { get }
     /// Number of classes (largest label + 1).
     var classCount: Int { get }
+    /// Labels per sample: one per classified row of the model's output (1 for an image
+    /// classifier, the context length for a language model; docs/transformer.md). A negative
+    /// label is ignored by the loss and the metrics.
+    var labelsPerSample: Int { get }
     /// Writes the samples at `indices` into `inputs` (indices.count * sample size floats) and
-    /// their labels into `labels`.
+    /// their labels into `labels` (indices.count * labelsPerSample).
     func fillBatch(indices: UnsafeBufferPointer<Int>, inputs: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>)
+}
+
+extension LabeledBatchSource {
+    /// One label per sample.
+    public var labelsPerSample: Int { 1 }
 }
 
 /// A batch source over Float arrays, for small data made in code (tests, examples).
