@@ -20,6 +20,9 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
         case modelSource = "model_source", batchSize = "batch_size", learningRate = "learning_rate"
         case validationSplit = "validation_split", trainSamples = "train_samples"
         case validationSamples = "validation_samples", testSamples = "test_samples"
+        case weightDecay = "weight_decay", clipNorm = "clip_norm", learningRateSchedule = "lr_schedule"
+        case warmupSteps = "warmup_steps", decaySteps = "decay_steps", minLearningRate = "min_learning_rate"
+        case stepsPerEpoch = "steps_per_epoch"
     }
 
     /// - Parameters:
@@ -74,6 +77,18 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var parameters: Int?
     /// Whether energy was measured (false with `--no-footprint`).
     public var footprint: Bool?
+    /// AdamW's weight decay (absent for adam and sgd).
+    public var weightDecay: Double?
+    /// `--clip-norm`: the global gradient norm's bound; absent without clipping.
+    public var clipNorm: Double?
+    /// `constant` or `cosine` (absent in runs from before schedules: constant).
+    public var learningRateSchedule: String?
+    public var warmupSteps: Int?
+    /// The step the cosine reaches `min_learning_rate` (cosine only).
+    public var decaySteps: Int?
+    public var minLearningRate: Double?
+    /// `--steps-per-epoch`; absent: an epoch is one pass over the training data.
+    public var stepsPerEpoch: Int?
 
     public init(model: String? = nil, modelSource: String? = nil, dataset: String? = nil, epochs: Int? = nil,
                 batchSize: Int? = nil, optimizer: String? = nil, learningRate: Double? = nil, momentum: Double? = nil,
@@ -107,6 +122,13 @@ public struct TrainingConfiguration: Sendable, Equatable {
                   seed: read(.seed), threads: read(.threads), limit: read(.limit), trainSamples: read(.trainSamples),
                   validationSamples: read(.validationSamples), testSamples: read(.testSamples),
                   parameters: read(.parameters), footprint: read(.footprint))
+        weightDecay = read(.weightDecay)
+        clipNorm = read(.clipNorm)
+        learningRateSchedule = read(.learningRateSchedule)
+        warmupSteps = read(.warmupSteps)
+        decaySteps = read(.decaySteps)
+        minLearningRate = read(.minLearningRate)
+        stepsPerEpoch = read(.stepsPerEpoch)
     }
 
     /// Every setting that is set; `limit` always, null meaning all the samples.
@@ -129,6 +151,13 @@ public struct TrainingConfiguration: Sendable, Equatable {
         try container.encodeIfPresent(testSamples, forKey: .testSamples)
         try container.encodeIfPresent(parameters, forKey: .parameters)
         try container.encodeIfPresent(footprint, forKey: .footprint)
+        try container.encodeIfPresent(weightDecay, forKey: .weightDecay)
+        try container.encodeIfPresent(clipNorm, forKey: .clipNorm)
+        try container.encodeIfPresent(learningRateSchedule, forKey: .learningRateSchedule)
+        try container.encodeIfPresent(warmupSteps, forKey: .warmupSteps)
+        try container.encodeIfPresent(decaySteps, forKey: .decaySteps)
+        try container.encodeIfPresent(minLearningRate, forKey: .minLearningRate)
+        try container.encodeIfPresent(stepsPerEpoch, forKey: .stepsPerEpoch)
     }
 }
 

@@ -135,6 +135,9 @@ func checkDataFits(_ data: LabeledImages, model: Model, path: String) throws {
     guard data.sampleShape.reduce(1, *) == model.inputCount else {
         throw DataError(path: path, message: "images of shape \(data.sampleShape) do not fit the model's input \(model.inputShape)", exitCode: 65)
     }
+    do { try model.checkLabels(of: data) } catch {
+        throw DataError(path: path, message: error.message, exitCode: 65)
+    }
     guard data.classCount <= max(model.outputCount, 2) else {
         throw DataError(path: path, message: "labels go up to \(data.classCount - 1) but the model has \(model.outputCount) outputs", exitCode: 65)
     }
