@@ -13,9 +13,9 @@ Same shape, data handling and recipe as `fmctl train --model gpt-mini` (docs/tra
 Recipe (nanoGPT's small CPU preset): AdamW(betas (0.9, beta2), eps 1e-8), weight decay on
   Linear weights only (not biases, LayerNorm or embeddings), global gradient-norm clipping,
   linear warm-up from 0 then cosine decay to --min-lr at --steps, constant after.
-Data: the bytes of a file, or of a folder's regular files (not symlinks) sorted by name and
-  concatenated; when some of them have a `.dat` sibling (a fortune folder such as
-  /usr/share/games/fortunes, the default) only those are read. Non-overlapping windows at
+Data, as fmctl's --dataset: `fortunes` (the default) is the files of /usr/share/games/fortunes
+  that have a `.dat` beside them; a PATH (or text:PATH) is a file, or a folder's regular files
+  (not hidden, not symlinks), sorted by name and concatenated. Non-overlapping windows at
   stride T; the last 10 % of windows are validation (Keras's validation_split); the training
   windows are reshuffled at each pass and batches run on across passes (Keras's
   steps_per_epoch), so --steps is the number of optimiser steps.
@@ -47,7 +47,7 @@ ap.add_argument("--steps", type=int, default=1000)
 ap.add_argument("--eval-at", default="250,500,1000", help="comma-separated steps ('' for none)")
 ap.add_argument("--seed", type=int, default=0)
 ap.add_argument("--threads", type=int, default=2)
-ap.add_argument("--data", default="/usr/share/games/fortunes")
+ap.add_argument("--data", default="fortunes", help="fortunes, or a file or folder (as fmctl's text:PATH)")
 ap.add_argument("--lr", type=float, default=1e-3)
 ap.add_argument("--min-lr", type=float, default=1e-4)
 ap.add_argument("--warmup", type=int, default=100)
@@ -68,22 +68,34 @@ if any(s < 1 or s > args.steps for s in eval_at):
     ap.error(f"--eval-at {args.eval_at}: every step must be in 1...{args.steps}")
 
 
-def read_bytes(path):
-    """A file's bytes, or a folder's regular files sorted by name and concatenated (only the
-    files with a `.dat` sibling when there are any: the text files of a fortune folder)."""
+FORTUNES = "/usr/share/games/fortunes"
+
+
+def read_bytes(dataset):
+    """The corpus as fmctl's TextCorpus reads it: `fortunes` is the files of FORTUNES with a
+    `.dat` (strfile index) beside them; a file is its bytes; a folder is its regular files,
+    not hidden, not symlinks, in name order, concatenated."""
+    fortunes = dataset == "fortunes"
+    path = FORTUNES if fortunes else dataset[len("text:"):] if dataset.startswith("text:") else dataset
     if not os.path.isdir(path):
         with open(path, "rb") as f:
             return f.read(), [path]
-    names = sorted(n for n in os.listdir(path)
-                   if os.path.isfile(os.path.join(path, n)) and not os.path.islink(os.path.join(path, n)))
-    with_dat = [n for n in names if n + ".dat" in names]
-    if with_dat:
-        names = with_dat
-    parts = []
+    names = sorted(os.listdir(path))
+    files = []
     for n in names:
-        with open(os.path.join(path, n), "rb") as f:
+        full = os.path.join(path, n)
+        if n.startswith(".") or os.path.islink(full) or not os.path.isfile(full):
+            continue
+        if fortunes and (n.endswith(".dat") or n + ".dat" not in names):
+            continue
+        files.append(full)
+    if not files:
+        raise SystemExit(f"torch_gpt: {path}: the folder has no {'fortune' if fortunes else 'regular'} files")
+    parts = []
+    for full in files:
+        with open(full, "rb") as f:
             parts.append(f.read())
-    return b"".join(parts), names
+    return b"".join(parts), files
 
 
 raw, files = read_bytes(args.data)

@@ -97,7 +97,8 @@ def run(name, cmd):
         with open(base + ".err") as f:
             tail = "\n".join((f.read().strip() or stdout.strip()).splitlines()[-15:])
         hint = ("\n  (the fmctl command line is fmctl_args() in scripts/bench-text.py)"
-                if cmd[0] == args.fmctl else "")
+                if cmd[0] == args.fmctl else
+                "\n  (--python must name a Python with torch)" if name == "import-torch" else "")
         sys.exit(f"bench-text: {name} failed (exit {proc.returncode}):\n  {' '.join(cmd)}\n"
                  f"{tail}{hint}\n  logs: {base}.out, {base}.err")
     return stdout, usage.ru_maxrss / 1024   # KB on Linux
@@ -156,7 +157,7 @@ _, torch_floor = run("import-torch", [args.python, "-c", "import torch"])
 print(f"gpt-mini: fmctl ({args.fmctl}) vs PyTorch ({args.python} {os.path.relpath(TORCH_GPT)}), "
       f"threads {args.threads}, fortunes")
 print(f"speed: {args.steps} training steps per run, fmctl and PyTorch alternated, {args.pairs} pairs per shape")
-print(f"  (PyTorch's floor: `import torch` alone peaks at {torch_floor:.0f} MB RSS)")
+print(f"  (PyTorch's floor: `import torch` alone peaks at {torch_floor:.0f} MB RSS)", flush=True)
 summary = []
 for batch, context in SHAPES:
     pairs = []

@@ -87,6 +87,29 @@ public class Model {
         didSet { replan() }
     }
 
+    /// Clips the gradient by its global norm before each update (PyTorch's
+    /// `clip_grad_norm_`): the norm over every trainable parameter's gradient, after the
+    /// gradient hook's `synchronize` (so a data-parallel run clips the summed gradient); when
+    /// above, the gradients are scaled by `clipNorm / (norm + 1e-6)`. Nil: no clipping. While
+    /// set, no update runs inside backward (the plan stores every gradient).
+    public var clipNorm: Float? {
+        didSet {
+            precondition(clipNorm.map { $0 > 0 && $0.isFinite } ?? true, "clipNorm must be positive and finite")
+            replan()
+        }
+    }
+
+    /// The global gradient norm of the last training step, before clipping (set while
+    /// `clipNorm` is set; nil before the first such step).
+    public private(set) var lastGradientNorm: Double?
+
+    /// For each layer, whether it is frozen (``freeze(layers:)``).
+    public private(set) var frozen: [Bool]
+
+    /// The trainable parameters as contiguous segments of the flat arrays, each marked with
+    /// whether weight decay applies (what the optimiser is handed every step).
+    public private(set) var updateSegments: [ParameterSegment] = []
+
     // Batch workspaces, sized by `prepare(maxBatch:)`.
     private(set) var maxBatch = 0
     private var inputBuffers: [FloatBuffer] = []
@@ -131,6 +154,7 @@ public class Model {
         self.inputs = inputs
         self.fuseLayers = fuseLayers
         layers = nodes.map(\.layer)
+        frozen = [Bool](repeating: false, count: nodes.count)
         let graph = try GraphResolution(inputs: inputs, nodes: nodes)
         layerInputs = graph.layerInputs
         outputTensor = graph.outputTensor
@@ -219,9 +243,54 @@ public class Model {
     }
 
     private func replan() {
+        updateSegments = Self.segments(layers: layers, offsets: parameterOffsets, frozen: frozen)
         plan = TrainingPlan(model: self)
         plan.apply(to: self)
     }
+
+    /// The trainable parameters in contiguous runs of equal `decays`.
+    static func segments(layers: [any Layer], offsets: [Int], frozen: [Bool]) -> [ParameterSegment] {
+        var out: [ParameterSegment] = []
+        for (j, layer) in layers.enumerated() where !frozen[j] {
+            var o = offsets[j]
+            for p in layer.parameters where p.count > 0 {
+                let r = o..<(o + p.count)
+                o += p.count
+                if let last = out.last, last.range.upperBound == r.lowerBound, last.decays == p.decays {
+                    out[out.count - 1] = ParameterSegment(range: last.range.lowerBound..<r.upperBound, decays: p.decays)
+                } else {
+                    out.append(ParameterSegment(range: r, decays: p.decays))
+                }
+            }
+        }
+        return out
+    }
+
+    /// Freezes the named layers (Keras's `layer.trainable = False`): their parameters get no
+    /// update and no weight decay, and are left out of the gradient norm; gradients still flow
+    /// through them to the layers below. Layers frozen before stay frozen.
+    /// - Parameter names: layer names (as in ``summary()``).
+    /// - Throws: ``ModelError`` naming an unknown layer and listing the model's layers.
+    public func freeze(layers names: [String]) throws {
+        var indices: [Int] = []
+        for name in names {
+            guard let j = layers.firstIndex(where: { $0.name == name }) else {
+                throw ModelError("freeze: no layer named '\(name)' (layers: \(layers.map(\.name).joined(separator: ", ")))")
+            }
+            indices.append(j)
+        }
+        for j in indices { frozen[j] = true }
+        replan()
+    }
+
+    /// Makes every layer trainable again.
+    public func unfreezeAll() {
+        frozen = [Bool](repeating: false, count: layers.count)
+        replan()
+    }
+
+    /// Parameters that training updates (those of layers not frozen).
+    public var trainableParameterCount: Int { updateSegments.reduce(0) { $0 + $1.range.count } }
 
     /// The shape of the first input (all a single-input model has).
     public var inputShape: [Int] { inputs[0].shape }
@@ -229,6 +298,12 @@ public class Model {
     public var outputCount: Int { outputShape.reduce(1, *) }
     /// Values per sample of the first input.
     public var inputCount: Int { inputShape.reduce(1, *) }
+    /// Classified rows per sample: the output `[..., C]` is classified over its last axis, so
+    /// a sample has `product(outputShape.dropLast())` rows and as many labels (1 for an image
+    /// classifier, T for a language model; docs/transformer.md).
+    public var rowsPerSample: Int { outputShape.dropLast().reduce(1, *) }
+    /// Classes per row: the output's last dimension.
+    public var classCount: Int { outputShape.last ?? 1 }
     /// Whether tensor `t` is a model input (no gradient flows there).
     func isModelInput(_ t: Int) -> Bool { t < inputs.count }
 
@@ -245,7 +320,7 @@ public class Model {
             }
         }
         inputBuffers = inputs.map { FloatBuffer(count: maxBatch * $0.shape.reduce(1, *)) }
-        batchLabels = Int32Buffer(count: maxBatch)
+        batchLabels = Int32Buffer(count: maxBatch * rowsPerSample)
         probabilities = FloatBuffer(count: maxBatch * outputCount)
         outputGradient = FloatBuffer(count: maxBatch * outputCount)
     }
@@ -304,11 +379,12 @@ public class Model {
     }
 
     /// One optimisation step on the batch already in the input and label buffers: forward,
-    /// loss, backward (gradient hook buckets), the hook's `synchronize`, the optimiser update.
-    /// `gradientScale` weights the loss gradient (a process's share of a data-parallel batch);
-    /// an empty batch contributes zero gradients to the hook. Returns the batch's summed loss
-    /// and correct count.
-    func trainStep(batch: Int, gradientScale: Float = 1) -> (lossSum: Double, correct: Int) {
+    /// loss, backward (gradient hook buckets), the hook's `synchronize`, clipping, the
+    /// optimiser update. The loss gradient is the mean over `divisor` rows (nil: the batch's
+    /// counted rows) times `gradientScale` (a data-parallel process passes its counted rows
+    /// over the group's, and nil; docs/architecture.md); an empty batch contributes zero
+    /// gradients to the hook. Returns the batch's summed loss, correct count and counted rows.
+    func trainStep(batch: Int, gradientScale: Float = 1, divisor: Int? = nil) -> (lossSum: Double, correct: Int, counted: Int) {
         guard batch > 0 else {
             precondition(plan.fusedUpdate == nil, "an empty batch needs stored gradients (a gradient hook)")
             gradients.pointer.update(repeating: 0, count: parameterCount)
@@ -316,27 +392,49 @@ public class Model {
                 for bucket in plan.buckets { hook.gradientsReady(bucket) }
                 hook.synchronize()
             }
-            optimizer.step(parameters: parameters.pointer, gradients: gradients.pointer, count: parameterCount)
-            return (0, 0)
+            clipAndUpdate()
+            return (0, 0, 0)
         }
-        let r = lossAndGradients(batch: batch, gradientScale: gradientScale, fused: plan.fusedUpdate)
+        let r = lossAndGradients(batch: batch, gradientScale: gradientScale, divisor: divisor, fused: plan.fusedUpdate)
         if let fused = plan.fusedUpdate {
             for range in fused.remainingRanges {
                 fused.optimizer.update(parameters: parameters.pointer, gradients: gradients.pointer, range: range, alpha: fused.alpha)
             }
         } else {
             gradientHook?.synchronize()
-            optimizer.step(parameters: parameters.pointer, gradients: gradients.pointer, count: parameterCount)
+            clipAndUpdate()
         }
         return r
     }
 
+    /// Clips the stored gradients by their global norm when `clipNorm` is set, then runs the
+    /// optimiser over the trainable segments.
+    private func clipAndUpdate() {
+        if let maxNorm = clipNorm {
+            var squares = 0.0
+            for segment in updateSegments {
+                squares += sumOfSquares(gradients.pointer + segment.range.lowerBound, count: segment.range.count)
+            }
+            let norm = squares.squareRoot()
+            lastGradientNorm = norm
+            let coefficient = Double(maxNorm) / (norm + 1e-6)
+            if coefficient < 1 {
+                for segment in updateSegments {
+                    scaleInPlace(gradients.pointer + segment.range.lowerBound, count: segment.range.count, by: Float(coefficient))
+                }
+            }
+        }
+        optimizer.step(parameters: parameters.pointer, gradients: gradients.pointer, segments: updateSegments)
+    }
+
     /// Forward, loss and backward of the batch in the buffers, without the optimiser update
     /// (but for the part `fused` applies inside backward).
-    private func lossAndGradients(batch: Int, gradientScale: Float = 1, fused: FusedUpdate?) -> (lossSum: Double, correct: Int) {
+    private func lossAndGradients(batch: Int, gradientScale: Float = 1, divisor: Int? = nil,
+                                  fused: FusedUpdate?) -> (lossSum: Double, correct: Int, counted: Int) {
         let out = forward(batch: batch, training: true)
-        let r = loss.evaluate(outputs: out, labels: batchLabels.pointer, batch: batch, classes: outputCount,
-                              fused: plan.softmaxFused, probabilities: probabilities.pointer, gradient: outputGradient.pointer)
+        let r = loss.evaluate(outputs: out, labels: batchLabels.pointer, batch: batch * rowsPerSample, classes: classCount,
+                              fused: plan.softmaxFused, probabilities: probabilities.pointer, gradient: outputGradient.pointer,
+                              divisor: divisor)
         if gradientScale != 1 {
             let g = outputGradient.pointer
             for i in 0..<(batch * outputCount) { g[i] *= gradientScale }
@@ -351,6 +449,14 @@ public class Model {
         return r
     }
 
+    /// The labels of the first `batch` samples in the label buffer that count (>= 0).
+    func countedLabels(batch: Int) -> Int {
+        let l = batchLabels.pointer
+        var n = 0
+        for i in 0..<(batch * rowsPerSample) where l[i] >= 0 { n += 1 }
+        return n
+    }
+
     /// The gradients of the batch-mean loss for the batch in the buffers, in the flat
     /// gradient array, with no update (the plan's in-backward update is not used for this call).
     /// Returns the batch's summed loss.
@@ -358,10 +464,10 @@ public class Model {
         lossAndGradients(batch: batch, fused: nil).lossSum
     }
 
-    /// Loss and correct count of the batch in the buffers, forward only.
-    func evaluateStep(batch: Int) -> (lossSum: Double, correct: Int) {
+    /// Loss, correct count and counted rows of the batch in the buffers, forward only.
+    func evaluateStep(batch: Int) -> (lossSum: Double, correct: Int, counted: Int) {
         let out = forward(batch: batch, training: false)
-        return loss.evaluate(outputs: out, labels: batchLabels.pointer, batch: batch, classes: outputCount,
+        return loss.evaluate(outputs: out, labels: batchLabels.pointer, batch: batch * rowsPerSample, classes: classCount,
                              fused: plan.softmaxFused, probabilities: probabilities.pointer, gradient: nil)
     }
 
@@ -369,8 +475,20 @@ public class Model {
     func predictStep(batch: Int) -> UnsafePointer<Float> {
         let out = forward(batch: batch, training: false)
         guard plan.softmaxFused else { return out }
-        softmaxForward(out, probabilities.pointer, rows: batch, columns: outputCount)
+        softmaxForward(out, probabilities.pointer, rows: batch * rowsPerSample, columns: classCount)
         return UnsafePointer(probabilities.pointer)
+    }
+
+    /// Checks that `source` gives one label per classified row of a sample (its
+    /// `labelsPerSample` is ``rowsPerSample``) and samples of the input's size.
+    /// - Throws: ``ModelError`` saying what the model expects.
+    public func checkLabels(of source: any LabeledBatchSource) throws(ModelError) {
+        guard source.labelsPerSample == rowsPerSample else {
+            throw ModelError("\(name): the data gives \(source.labelsPerSample) label(s) per sample, the model's output \(outputShape) needs \(rowsPerSample) (one per row of its last axis)")
+        }
+        guard source.sampleShape.reduce(1, *) == inputCount else {
+            throw ModelError("\(name): data sample shape \(source.sampleShape) does not fit input \(inputShape)")
+        }
     }
 
     /// Fills the first input's buffer and the labels from `source`.
@@ -579,9 +697,15 @@ extension Model {
         }
         let bytes = parameterCount * 4
         let size = bytes >= 1 << 20 ? String(format: "%.2f MB", Double(bytes) / 1048576) : String(format: "%.2f KB", Double(bytes) / 1024)
+        func sizeOf(_ n: Int) -> String {
+            let b = n * 4
+            return b == 0 ? "0.00 B" : b >= 1 << 20 ? String(format: "%.2f MB", Double(b) / 1048576)
+                : String(format: "%.2f KB", Double(b) / 1024)
+        }
+        let trainable = trainableParameterCount
         out += " Total params: \(fmt(parameterCount)) (\(size))\n"
-        out += " Trainable params: \(fmt(parameterCount)) (\(size))\n"
-        out += " Non-trainable params: 0 (0.00 B)\n"
+        out += " Trainable params: \(fmt(trainable)) (\(trainable == parameterCount ? size : sizeOf(trainable)))\n"
+        out += " Non-trainable params: \(fmt(parameterCount - trainable)) (\(sizeOf(parameterCount - trainable)))\n"
         return out
     }
 }

@@ -21,6 +21,9 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
         case validationSplit = "validation_split", trainSamples = "train_samples"
         case validationSamples = "validation_samples", testSamples = "test_samples"
         case objective, initFrom = "init_from", freeze
+        case weightDecay = "weight_decay", clipNorm = "clip_norm", learningRateSchedule = "lr_schedule"
+        case warmupSteps = "warmup_steps", decaySteps = "decay_steps", minLearningRate = "min_learning_rate"
+        case stepsPerEpoch = "steps_per_epoch"
     }
 
     /// - Parameters:
@@ -80,6 +83,18 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// The run or checkpoint a fine-tuned model started from, and the layers it froze.
     public var initFrom: String?
     public var freeze: [String]?
+    /// AdamW's weight decay (absent for adam and sgd).
+    public var weightDecay: Double?
+    /// `--clip-norm`: the global gradient norm's bound; absent without clipping.
+    public var clipNorm: Double?
+    /// `constant` or `cosine` (absent in runs from before schedules: constant).
+    public var learningRateSchedule: String?
+    public var warmupSteps: Int?
+    /// The step the cosine reaches `min_learning_rate` (cosine only).
+    public var decaySteps: Int?
+    public var minLearningRate: Double?
+    /// `--steps-per-epoch`; absent: an epoch is one pass over the training data.
+    public var stepsPerEpoch: Int?
 
     public init(model: String? = nil, modelSource: String? = nil, dataset: String? = nil, epochs: Int? = nil,
                 batchSize: Int? = nil, optimizer: String? = nil, learningRate: Double? = nil, momentum: Double? = nil,
@@ -118,6 +133,13 @@ public struct TrainingConfiguration: Sendable, Equatable {
                   validationSamples: read(.validationSamples), testSamples: read(.testSamples),
                   parameters: read(.parameters), footprint: read(.footprint), objective: read(.objective),
                   initFrom: read(.initFrom), freeze: read(.freeze))
+        weightDecay = read(.weightDecay)
+        clipNorm = read(.clipNorm)
+        learningRateSchedule = read(.learningRateSchedule)
+        warmupSteps = read(.warmupSteps)
+        decaySteps = read(.decaySteps)
+        minLearningRate = read(.minLearningRate)
+        stepsPerEpoch = read(.stepsPerEpoch)
     }
 
     /// Every setting that is set; `limit` always, null meaning all the samples.
@@ -143,6 +165,13 @@ public struct TrainingConfiguration: Sendable, Equatable {
         try container.encodeIfPresent(objective, forKey: .objective)
         try container.encodeIfPresent(initFrom, forKey: .initFrom)
         try container.encodeIfPresent(freeze, forKey: .freeze)
+        try container.encodeIfPresent(weightDecay, forKey: .weightDecay)
+        try container.encodeIfPresent(clipNorm, forKey: .clipNorm)
+        try container.encodeIfPresent(learningRateSchedule, forKey: .learningRateSchedule)
+        try container.encodeIfPresent(warmupSteps, forKey: .warmupSteps)
+        try container.encodeIfPresent(decaySteps, forKey: .decaySteps)
+        try container.encodeIfPresent(minLearningRate, forKey: .minLearningRate)
+        try container.encodeIfPresent(stepsPerEpoch, forKey: .stepsPerEpoch)
     }
 }
 

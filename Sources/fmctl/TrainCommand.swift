@@ -9,7 +9,7 @@ import Synchronization
 import Tensor
 
 enum OptimizerName: String, ExpressibleByArgument, CaseIterable {
-    case adam, sgd
+    case adam, adamw, sgd
 }
 
 /// Set by SIGINT/SIGTERM; read at every batch boundary.
@@ -49,10 +49,10 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Samples per training step.")
     var batchSize = 32
 
-    @Option(help: "adam or sgd.")
+    @Option(help: "adam, adamw or sgd.")
     var optimizer: OptimizerName = .adam
 
-    @Option(name: .customLong("learning-rate"), parsing: .unconditional, help: "Learning rate (default: Keras's, 0.001 for adam, 0.01 for sgd).")
+    @Option(name: .customLong("learning-rate"), parsing: .unconditional, help: "Learning rate (default: 0.001 for adam and adamw, 0.01 for sgd).")
     var learningRate: Float?
 
     @Option(parsing: .unconditional, help: "SGD momentum (0 = plain SGD).")
@@ -78,6 +78,9 @@ struct Train: ParsableCommand {
 
     @Option(name: .customLong("run-dir"), help: ArgumentHelp("Run folder (default: runs/<UTC timestamp>-<model>).", valueName: "dir"))
     var runDir: String?
+
+    @OptionGroup(title: "Optimisation")
+    var optimization: OptimizerOptions
 
     @OptionGroup(title: "Footprint")
     var footprint: FootprintOptions
@@ -114,6 +117,9 @@ struct Train: ParsableCommand {
             throw ValidationError("--learning-rate must be a positive number, got \(learningRate)")
         }
         guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1), got \(momentum)") }
+        if optimization.weightDecay != nil, optimizer != .adamw {
+            throw ValidationError("--weight-decay needs --optimizer adamw")
+        }
         if resume != nil, let option = settingsGivenWithResume().first {
             throw ValidationError("\(option) cannot be combined with --resume: a resumed run keeps its own settings "
                                   + "(--threads and the measurement options still apply)")
@@ -135,7 +141,7 @@ struct Train: ParsableCommand {
             ("--limit", limit != nil), ("--run-dir", runDir != nil),
             ("--carbon-intensity", footprint.carbonIntensity != nil), ("--region", footprint.region != nil),
             ("--pue", footprint.pue != nil), ("--price-per-kwh", footprint.pricePerKWh != nil), ("--currency", footprint.currency != nil),
-        ]
+        ] + optimization.given()
         return given.filter(\.1).map(\.0)
     }
 
@@ -180,11 +186,12 @@ struct Train: ParsableCommand {
         let net = try makeModel(description, source: model, seed: seed)
         try checkDataFits(trainData, model: net, path: model)
         let pretraining = try initFrom.map { try loadPretrained(into: net, from: $0) }
-        let opt: any Optimizer = optimizer == .adam
-            ? Adam(learningRate: learningRate ?? 0.001)
-            : SGD(learningRate: learningRate ?? 0.01, momentum: momentum, nesterov: nesterov)
-        net.compile(optimizer: opt, loss: description.loss)
         let trainCount = validationSplitIndex(count: trainData.count, validationSplit: validationSplit)
+        let steps = epochs * (optimization.stepsPerEpoch ?? (trainCount + batchSize - 1) / batchSize)
+        let opt = optimization.makeOptimizer(optimizer, learningRate: learningRate, momentum: momentum, nesterov: nesterov,
+                                             totalSteps: steps)
+        net.compile(optimizer: opt, loss: description.loss)
+        net.clipNorm = optimization.clipNorm
         guard trainCount > 0 else { throw UsageError(message: "--validation-split \(validationSplit) leaves no training samples") }
         guard batchSize <= trainCount else {
             throw UsageError(message: "--batch-size \(batchSize) is larger than the \(trainCount) training samples")
@@ -192,7 +199,8 @@ struct Train: ParsableCommand {
         try distributed?.checkBatchSize(batchSize)
         if let distributed, !distributed.isRoot {
             return try runWorker(net, data: data, distributed: distributed, epochs: epochs,
-                                 batchSize: batchSize, validationSplit: validationSplit, seed: seed)
+                                 batchSize: batchSize, validationSplit: validationSplit, seed: seed,
+                                 stepsPerEpoch: optimization.stepsPerEpoch)
         }
 
         // Footprint and the run folder; the tracker starts (warnings, idle baseline) once the
@@ -205,13 +213,14 @@ struct Train: ParsableCommand {
         }
         let exporter = try metrics.makeExporter()
         defer { exporter?.close() }
-        let config = TrainingConfiguration(
+        var config = TrainingConfiguration(
             model: description.name, modelSource: model, dataset: dataset, epochs: epochs, batchSize: batchSize,
             optimizer: opt.name, learningRate: Double(opt.learningRate), momentum: Double(momentum), nesterov: nesterov,
             validationSplit: validationSplit, seed: seed, threads: threadCount, limit: limit, trainSamples: trainCount,
             validationSamples: trainData.count - trainCount, testSamples: data.text == nil ? data.test.count : 0,
             parameters: net.parameterCount, footprint: tracker != nil, objective: data.text.map { _ in objective.rawValue },
             initFrom: initFrom, freeze: initFrom == nil ? nil : freeze)
+        optimization.record(opt, in: &config)
         var record = RunRecord(
             runID: "", model: description.name, dataset: dataset, config: RunConfiguration(training: config),
             host: settings.configuration.host,
@@ -230,7 +239,7 @@ struct Train: ParsableCommand {
 
             try runFit(net, data: data, folder: folder, tracker: tracker, settings: settings,
                        epochs: epochs, batchSize: batchSize, validationSplit: validationSplit, seed: seed,
-                       distributed: distributed)
+                       stepsPerEpoch: optimization.stepsPerEpoch, distributed: distributed)
         }
     }
 
@@ -257,7 +266,8 @@ struct Train: ParsableCommand {
     /// A rank other than 0: trains its share, measures its host if it is the host's lowest
     /// rank, and takes part in every collective; writes nothing.
     func runWorker(_ net: Model, data: RunData, distributed: DistributedTraining, epochs: Int,
-                   batchSize: Int, validationSplit: Double, seed: UInt64, from start: TrainingPosition = TrainingPosition()) throws {
+                   batchSize: Int, validationSplit: Double, seed: UInt64, stepsPerEpoch: Int?,
+                   from start: TrainingPosition = TrainingPosition()) throws {
         var tracker: EnergyTracker?
         if distributed.group.isHostLeader {
             tracker = try footprint.makeTracker().1
@@ -269,7 +279,8 @@ struct Train: ParsableCommand {
         installInterruptHandlers()
         let session = WorkerSession(model: net, tracker: tracker, distributed: distributed)
         let result = net.fit(data.train, epochs: epochs, batchSize: batchSize, validationSplit: validationSplit,
-                             shuffle: true, seed: seed, from: start, observer: session, group: distributed.trainingGroup)
+                             shuffle: true, stepsPerEpoch: stepsPerEpoch, seed: seed, from: start, observer: session,
+                             group: distributed.trainingGroup)
         _ = distributed.anyProcessFailed(session.failure != nil)
         if let error = session.failure { throw error }
         switch result.outcome {
@@ -298,7 +309,8 @@ struct Train: ParsableCommand {
     /// Trains from `position` with the hooks connected, then evaluates and closes the run.
     func runFit(_ net: Model, data: RunData, folder: RunFolder, tracker: EnergyTracker?,
                 settings: FootprintSettings, epochs: Int, batchSize: Int, validationSplit: Double, seed: UInt64,
-                from start: TrainingPosition = TrainingPosition(), distributed: DistributedTraining? = nil) throws {
+                stepsPerEpoch: Int?, from start: TrainingPosition = TrainingPosition(),
+                distributed: DistributedTraining? = nil) throws {
         if let distributed {
             distributed.resume(from: folder.record.distributed)
             distributed.trackHostRanks(in: tracker)
@@ -323,8 +335,8 @@ struct Train: ParsableCommand {
         session.progress.bitsPerByte = data.text != nil
         session.objective = data.text?.objective
         let result = net.fit(data.train, epochs: epochs, batchSize: batchSize, validationSplit: validationSplit,
-                             shuffle: true, seed: seed, from: start, observer: session, position: { session.position = $0 },
-                             group: distributed?.trainingGroup)
+                             shuffle: true, stepsPerEpoch: stepsPerEpoch, seed: seed, from: start, observer: session,
+                             position: { session.position = $0 }, group: distributed?.trainingGroup)
         if let distributed, distributed.anyProcessFailed(session.failure != nil), session.failure == nil {
             session.failure = DataError(path: folder.path, message: "another process of the job failed (its error line is above); resume from the last epoch's checkpoint with --resume", exitCode: 70)
         }
@@ -406,10 +418,17 @@ struct Train: ParsableCommand {
                                     seed: seed, validationSplit: split)
         // The data folder may have changed since the run began.
         try checkDataFits(data.train, model: net, path: data.path)
+        // Settings absent from runs before them: no clipping, epochs of one pass.
+        func optional<T>(_ key: RunConfiguration.Key, _ value: T?, _ expected: String, where valid: (T) -> Bool) throws -> T? {
+            guard value != nil || folder.record.config.unreadableKeys.contains(key.rawValue) else { return nil }
+            return try setting(key, value, expected, where: valid)
+        }
+        net.clipNorm = try optional(.clipNorm, config.clipNorm, "a positive number or absent") { $0 > 0 && $0.isFinite }.map(Float.init)
+        let stepsPerEpoch = try optional(.stepsPerEpoch, config.stepsPerEpoch, "a positive whole number or absent", where: positive)
         try distributed?.checkBatchSize(batchSize)
         if let distributed, !distributed.isRoot {
             return try runWorker(net, data: data, distributed: distributed, epochs: epochs,
-                                 batchSize: batchSize, validationSplit: split, seed: seed, from: start)
+                                 batchSize: batchSize, validationSplit: split, seed: seed, stepsPerEpoch: stepsPerEpoch, from: start)
         }
 
         var (settings, tracker) = try footprint.makeTracker()
@@ -426,8 +445,8 @@ struct Train: ParsableCommand {
         print("fmctl train: resuming \(folder.record.model) in \(path) at epoch \(start.epoch + 1), batch \(start.batch) of \(epochs) epochs")
         try markingFailure(of: folder, tracker: tracker) {
             try runFit(net, data: data, folder: folder, tracker: tracker, settings: settings,
-                       epochs: epochs, batchSize: batchSize, validationSplit: split, seed: seed, from: start,
-                       distributed: distributed)
+                       epochs: epochs, batchSize: batchSize, validationSplit: split, seed: seed,
+                       stepsPerEpoch: stepsPerEpoch, from: start, distributed: distributed)
         }
     }
 

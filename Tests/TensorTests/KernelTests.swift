@@ -385,7 +385,7 @@ extension PoolingTests {
     static func softmaxCE(_ z: [Float], _ labels: [Int32], classes: Int) -> (loss: Double, probs: [Float], correct: Int) {
         var p = [Float](repeating: 0, count: z.count)
         let batch = labels.count
-        let (s, c) = z.withUnsafeBufferPointer { zp in
+        let (s, c, _) = z.withUnsafeBufferPointer { zp in
             labels.withUnsafeBufferPointer { lp in
                 p.withUnsafeMutableBufferPointer {
                     softmaxCrossEntropyForward(zp.baseAddress!, labels: lp.baseAddress!, probs: $0.baseAddress!, batch: batch, classes: classes)

@@ -17,7 +17,8 @@ extension Model {
 
 /// `model.safetensors`: the weights under Keras-style names (`conv2d/kernel`), the model
 /// description in `__metadata__["model"]`, and, for resuming, the optimiser state as flat
-/// tensors (`optimizer/m`, `optimizer/v`) with its step count and settings in the metadata.
+/// tensors (`optimizer/m`, `optimizer/v`) with its step count and settings (AdamW's decay and
+/// betas, the learning-rate schedule) in the metadata.
 public enum ModelCheckpoint {
     public static let formatVersion = "1"
 
@@ -44,6 +45,15 @@ public enum ModelCheckpoint {
             if let sgd = opt as? SGD {
                 metadata["momentum"] = String(sgd.momentum)
                 metadata["nesterov"] = String(sgd.nesterov)
+            }
+            if let adamW = opt as? AdamW {
+                metadata["weight_decay"] = String(adamW.weightDecay)
+                metadata["beta_1"] = String(adamW.beta1)
+                metadata["beta_2"] = String(adamW.beta2)
+                metadata["epsilon"] = String(adamW.epsilon)
+            }
+            if opt.schedule != .constant, let json = try? JSONEncoder().encode(opt.schedule) {
+                metadata["learning_rate_schedule"] = String(decoding: json, as: UTF8.self)
             }
             for (name, buffer) in opt.stateArrays {
                 tensors.append(SafetensorsTensor(name: "optimizer/\(name)", shape: [buffer.count], values: buffer.array))
@@ -83,7 +93,21 @@ public enum ModelCheckpoint {
             case "sgd":
                 optimizer = SGD(learningRate: lr ?? 0.01, momentum: metadata["momentum"].flatMap(Float.init) ?? 0,
                                 nesterov: metadata["nesterov"] == "true")
-            default: throw bad("unknown optimizer '\(name)' in the metadata (expected adam or sgd)")
+            case "adamw":
+                func number(_ key: String, _ fallback: Float) throws(DataError) -> Float {
+                    guard let text = metadata[key] else { return fallback }
+                    guard let x = Float(text), x.isFinite, x >= 0 else { throw bad("\(key) in the metadata is not a number >= 0: '\(text)'") }
+                    return x
+                }
+                optimizer = AdamW(learningRate: lr ?? 0.001, beta1: try number("beta_1", 0.9), beta2: try number("beta_2", 0.999),
+                                  epsilon: try number("epsilon", 1e-8), weightDecay: try number("weight_decay", 0.01))
+            default: throw bad("unknown optimizer '\(name)' in the metadata (expected adam, adamw or sgd)")
+            }
+            if let json = metadata["learning_rate_schedule"] {
+                guard let schedule = try? JSONDecoder().decode(LearningRateSchedule.self, from: Data(json.utf8)) else {
+                    throw bad("learning_rate_schedule in the metadata is not a schedule: \(json)")
+                }
+                optimizer.schedule = schedule
             }
             model.compile(optimizer: optimizer, loss: model.loss)
             guard let step = metadata["optimizer_step"].flatMap(Int.init), step >= 0 else {

@@ -9,7 +9,20 @@ public enum Activation: String, Codable, Sendable, CaseIterable {
 public struct ParameterSpec: Sendable, Equatable {
     public let name: String
     public let shape: [Int]
+    /// Whether weight decay (AdamW) applies: by default to names ending in `kernel` only, not
+    /// to biases, normalisation scales or embeddings (docs/transformer.md).
+    public let decays: Bool
     public var count: Int { shape.reduce(1, *) }
+
+    /// - Parameters:
+    ///   - name: the tensor's name within its layer.
+    ///   - shape: its shape.
+    ///   - decays: whether weight decay applies (nil: whether `name` ends in `kernel`).
+    public init(name: String, shape: [Int], decays: Bool? = nil) {
+        self.name = name
+        self.shape = shape
+        self.decays = decays ?? name.hasSuffix("kernel")
+    }
 }
 
 /// Multiply-add work of one layer for one sample, in FLOPs (2 per multiply-add), counting

@@ -28,23 +28,34 @@ public struct ArrayBatchSource: LabeledBatchSource, Sendable {
     public let labels: [Int32]
     public let sampleShape: [Int]
     public let classCount: Int
+    public let labelsPerSample: Int
 
-    public init(inputs: [Float], labels: [Int32], sampleShape: [Int], classCount: Int? = nil) {
-        precondition(inputs.count == labels.count * sampleShape.reduce(1, *), "inputs do not match labels x sample shape")
+    /// - Parameters:
+    ///   - inputs: the samples, one after another.
+    ///   - labels: `labelsPerSample` labels per sample (negative: ignored).
+    ///   - sampleShape: the shape of one sample.
+    ///   - classCount: the classes (nil: the largest label + 1).
+    ///   - labelsPerSample: labels per sample (one per classified row of the output).
+    public init(inputs: [Float], labels: [Int32], sampleShape: [Int], classCount: Int? = nil, labelsPerSample: Int = 1) {
+        precondition(labelsPerSample > 0 && labels.count % labelsPerSample == 0, "labels are not a whole number of samples")
+        precondition(inputs.count == labels.count / labelsPerSample * sampleShape.reduce(1, *), "inputs do not match labels x sample shape")
         self.inputs = inputs
         self.labels = labels
         self.sampleShape = sampleShape
+        self.labelsPerSample = labelsPerSample
         self.classCount = classCount ?? Int((labels.max() ?? 0) + 1)
     }
 
-    public var count: Int { labels.count }
+    public var count: Int { labels.count / labelsPerSample }
 
     public func fillBatch(indices: UnsafeBufferPointer<Int>, inputs out: UnsafeMutablePointer<Float>, labels outLabels: UnsafeMutablePointer<Int32>) {
-        let n = sampleShape.reduce(1, *)
+        let n = sampleShape.reduce(1, *), k = labelsPerSample
         inputs.withUnsafeBufferPointer { src in
-            for (row, i) in indices.enumerated() {
-                (out + row * n).update(from: src.baseAddress! + i * n, count: n)
-                outLabels[row] = labels[i]
+            labels.withUnsafeBufferPointer { l in
+                for (row, i) in indices.enumerated() {
+                    (out + row * n).update(from: src.baseAddress! + i * n, count: n)
+                    (outLabels + row * k).update(from: l.baseAddress! + i * k, count: k)
+                }
             }
         }
     }

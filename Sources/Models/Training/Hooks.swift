@@ -18,14 +18,15 @@ public struct BatchLogs: Sendable {
     /// Batches of the epoch done before this fit began (a resumed run's earlier session): the
     /// time since the epoch began covers batches `startBatch + 1 ... batch` only.
     public let startBatch: Int
-    public let loss: Double        // running mean over the epoch's samples so far
+    public let loss: Double        // running mean over the epoch's counted rows so far
     public let accuracy: Double
     public let samples: Int        // seen so far this epoch
     public let seconds: Double     // since the epoch began
 }
 
-/// What an epoch produced. Train metrics are running means over the epoch's samples
-/// (Keras); validation metrics are over the whole validation split.
+/// What an epoch produced. Train metrics are running means over the epoch's counted rows
+/// (its samples for an image classifier, Keras's; the tokens with a label >= 0 for a language
+/// model); validation metrics are over the whole validation split.
 public struct EpochLogs: Sendable {
     public let epoch: Int          // 1-based
     public let epochs: Int
@@ -109,13 +110,23 @@ public protocol TrainingGroup: AnyObject {
 }
 
 extension TrainingGroup {
-    /// Sums a batch's loss and correct count over the group (no allocation).
-    func sum(_ r: (lossSum: Double, correct: Int)) -> (lossSum: Double, correct: Int) {
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: 2) { v in
+    /// Sums a batch's loss, correct count and counted rows over the group (no allocation).
+    func sum(_ r: (lossSum: Double, correct: Int, counted: Int)) -> (lossSum: Double, correct: Int, counted: Int) {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 3) { v in
             v[0] = r.lossSum
             v[1] = Double(r.correct)
+            v[2] = Double(r.counted)
             sum(v)
-            return (v[0], Int(v[1]))
+            return (v[0], Int(v[1]), Int(v[2]))
+        }
+    }
+
+    /// Sums one count over the group (exact below 2^53).
+    func sum(count: Int) -> Int {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 1) { v in
+            v[0] = Double(count)
+            sum(v)
+            return Int(v[0])
         }
     }
 

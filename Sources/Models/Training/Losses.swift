@@ -19,28 +19,39 @@ public enum Loss: String, Codable, Sendable, CaseIterable {
     static let epsilon: Float = 1e-7
 
     /// Computes the loss of `batch` rows of `outputs` (B, C) against `labels`, and if
-    /// `gradient` is given writes d(batch-mean loss)/d(outputs) into it. `fused` means the
-    /// outputs are logits of a softmax that this loss owns; `probabilities` then receives the
-    /// softmax. Returns the loss summed over the batch (the mean times B) and the number of
-    /// correct predictions (argmax, or p > 0.5 for one unit).
+    /// `gradient` is given writes d(mean loss)/d(outputs) into it, the mean taken over
+    /// `divisor` rows (nil: the rows counted here). A row whose label is negative is ignored
+    /// (PyTorch's `ignore_index`; docs/transformer.md): no loss, zero gradient, not counted.
+    /// `fused` means the outputs are logits of a softmax that this loss owns; `probabilities`
+    /// then receives the softmax. Returns the loss summed over the counted rows, the number of
+    /// correct predictions among them (argmax, or p > 0.5 for one unit), and the counted rows.
     func evaluate(
         outputs: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int, classes: Int,
-        fused: Bool, probabilities: UnsafeMutablePointer<Float>, gradient: UnsafeMutablePointer<Float>?
-    ) -> (lossSum: Double, correct: Int) {
+        fused: Bool, probabilities: UnsafeMutablePointer<Float>, gradient: UnsafeMutablePointer<Float>?,
+        divisor: Int? = nil
+    ) -> (lossSum: Double, correct: Int, counted: Int) {
         if fused {
             let r = softmaxCrossEntropyForward(outputs, labels: labels, probs: probabilities, batch: batch, classes: classes)
             if let gradient {
-                softmaxCrossEntropyBackward(probs: probabilities, labels: labels, gradient, batch: batch, classes: classes)
+                softmaxCrossEntropyBackward(probs: probabilities, labels: labels, gradient, batch: batch, classes: classes,
+                                            divisor: divisor ?? r.counted)
             }
             return r
         }
+        var counted = 0
+        for i in 0..<batch where labels[i] >= 0 { counted += 1 }
+        let n = divisor ?? counted
         var lossSum = 0.0
         var correct = 0
-        let invB = 1 / Float(batch)
+        let invB: Float = n > 0 ? 1 / Float(n) : 0
         for i in 0..<batch {
             let p = outputs + i * classes
             let label = Int(labels[i])
             let g = gradient.map { $0 + i * classes }
+            guard label >= 0 else {
+                g?.update(repeating: 0, count: classes)
+                continue
+            }
             if classes == 1 {
                 if (p[0] > 0.5) == (label == 1) { correct += 1 }
             } else {
@@ -79,6 +90,6 @@ public enum Loss: String, Codable, Sendable, CaseIterable {
                 lossSum += rowLoss / Double(classes)
             }
         }
-        return (lossSum, correct)
+        return (lossSum, correct, counted)
     }
 }

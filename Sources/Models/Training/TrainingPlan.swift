@@ -39,8 +39,9 @@ public struct GradientBucket {
 /// - a first-layer Conv2D(relu) and the 2x2 MaxPooling2D it alone feeds run as one kernel;
 /// - a ReLU layer whose only consumer is a max-pool leaves its mask to the pool's backward;
 /// - a softmax output with a cross-entropy loss: the layer emits logits, the loss owns the softmax;
-/// - with Adam and no gradient hook, Dense applies the update to its kernel inside backward
-///   (its kernel gradient is never stored, so a hook could not see it: not planned with a hook).
+/// - with Adam, no gradient hook and no clipping, Dense applies the update to its kernel inside
+///   backward (its kernel gradient is never stored, so a hook or the gradient norm could not
+///   see it: not planned with either; a frozen layer is never fused).
 struct TrainingPlan {
     /// What is fused, in words, for `summary` and the tests (`conv2d + max_pooling2d: ...`).
     private(set) var fusions: [String] = []
@@ -82,18 +83,27 @@ struct TrainingPlan {
             logitsLayer = last
             fusions.append("\(output.name): softmax with the \(model.loss.rawValue) loss")
         }
-        if model.fuseLayers, model.gradientHook == nil, let optimizer = model.optimizer as? any BackwardFusableOptimizer {
+        // Not with a hook or clipping: both must see every gradient before any update.
+        if model.fuseLayers, model.gradientHook == nil, model.clipNorm == nil,
+           let optimizer = model.optimizer as? any BackwardFusableOptimizer {
             var fused: [(layer: any AdamFusedLayer, offset: Int)] = []
-            var remaining: [Range<Int>] = []
-            var next = 0
-            for (layer, offset) in zip(model.layers, model.parameterOffsets) {
+            var fusedRanges: [Range<Int>] = []
+            for (j, (layer, offset)) in zip(model.layers, model.parameterOffsets).enumerated() where !model.frozen[j] {
                 guard let f = layer as? any AdamFusedLayer, f.fusedParameterCount > 0 else { continue }
                 fused.append((f, offset))
+                fusedRanges.append(offset..<(offset + f.fusedParameterCount))
                 fusions.append("\(layer.name): \(model.optimizer.name) update inside backward")
-                if offset > next { remaining.append(next..<offset) }
-                next = offset + f.fusedParameterCount
             }
-            if model.parameterCount > next { remaining.append(next..<model.parameterCount) }
+            // The trainable segments less the fused ranges (both in ascending order).
+            var remaining: [Range<Int>] = []
+            for segment in model.updateSegments {
+                var lo = segment.range.lowerBound
+                for r in fusedRanges where r.overlaps(segment.range) {
+                    if r.lowerBound > lo { remaining.append(lo..<r.lowerBound) }
+                    lo = max(lo, r.upperBound)
+                }
+                if lo < segment.range.upperBound { remaining.append(lo..<segment.range.upperBound) }
+            }
             if !fused.isEmpty { fusedUpdate = FusedUpdate(optimizer: optimizer, layers: fused, remainingRanges: remaining) }
         }
         stochasticLayers = model.layers.compactMap { $0 as? any StochasticLayer }

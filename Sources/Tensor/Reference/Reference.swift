@@ -122,23 +122,25 @@ public enum Reference {
         return out
     }
 
-    /// Mean over the batch of -log(softmax(z)[label]), in Double.
+    /// Mean over the counted rows (those with a label >= 0) of -log(softmax(z)[label]), in Double.
     ///
     /// - Parameters:
     ///   - logits: The (B, C) logits.
-    ///   - labels: One class index per row; B is `labels.count`.
+    ///   - labels: One class index per row, negative to ignore the row; B is `labels.count`.
     ///   - classes: Columns (C).
-    /// - Returns: The batch-mean loss.
+    /// - Returns: The mean loss over the counted rows.
     public static func softmaxCrossEntropy(_ logits: [Float], labels: [Int32], classes: Int) -> Double {
         let batch = labels.count
         var total = 0.0
-        for b in 0..<batch {
+        var counted = 0
+        for b in 0..<batch where labels[b] >= 0 {
+            counted += 1
             let row = logits[(b * classes)..<((b + 1) * classes)].map(Double.init)
             let m = row.max()!
             let lse = m + _log(row.reduce(0) { $0 + _exp($1 - m) })
             total += lse - row[Int(labels[b])]
         }
-        return total / Double(batch)
+        return total / Double(counted)
     }
 }
 
@@ -167,5 +169,39 @@ extension Reference {
             v[i] += (g[i] * g[i] - v[i]) * (1 - beta2)
             w[i] -= m[i] * alpha / (v[i].squareRoot() + epsilon)
         }
+    }
+
+    /// One AdamW step element by element, PyTorch's `torch.optim.AdamW` as its source writes
+    /// it: decay first, then the moments, then the bias-corrected update.
+    ///
+    /// - Parameters:
+    ///   - w: The parameters, updated.
+    ///   - g: Their gradients.
+    ///   - m: The first moments, updated.
+    ///   - v: The second moments, updated.
+    ///   - decays: Per parameter, whether weight decay applies.
+    ///   - step: The step number t, from 1.
+    ///   - lr: The learning rate.
+    ///   - beta1: Decay of the first moment.
+    ///   - beta2: Decay of the second moment.
+    ///   - epsilon: Added to the bias-corrected `sqrt(v)`.
+    ///   - weightDecay: The decoupled decay coefficient.
+    public static func adamWUpdate(
+        parameters w: inout [Float], gradients g: [Float], m: inout [Float], v: inout [Float], decays: [Bool],
+        step: Int, lr: Float, beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
+    ) {
+        let bc1 = 1 - pow(Double(beta1), Double(step)), bc2 = 1 - pow(Double(beta2), Double(step))
+        for i in w.indices {
+            if decays[i] { w[i] *= 1 - lr * weightDecay }
+            m[i] = m[i] * beta1 + (1 - beta1) * g[i]
+            v[i] = v[i] * beta2 + (1 - beta2) * g[i] * g[i]
+            let denom = Double(v[i]).squareRoot() / bc2.squareRoot() + Double(epsilon)
+            w[i] = Float(Double(w[i]) - Double(lr) / bc1 * Double(m[i]) / denom)
+        }
+    }
+
+    /// The Euclidean norm of all the values, in Double.
+    public static func globalNorm(_ x: [Float]) -> Double {
+        x.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
     }
 }
