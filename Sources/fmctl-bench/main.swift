@@ -33,6 +33,50 @@ BLAS.setThreads(threads)
 print("fmctl-bench  OpenBLAS core \(BLAS.coreName), \(threads) thread(s), OPENBLAS_THREAD_TIMEOUT="
       + (ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"] ?? "unset (fmctl sets 4)"))
 
+// MARK: - The position-wise half of a transformer block (`--transformer-layers`)
+
+// x [B, T, D] -> LayerNormalization -> Dense(4D, gelu) -> Dense(D) -> + x, forward and
+// backward (every gradient), against bench/torch_transformer_layers.py (docs/transformer.md).
+if arguments.contains("--transformer-layers") {
+    let (b, t, d) = (16, 128, 128)
+    let rows = b * t
+    let ln = LayerNormalization(), up = Dense(units: 4 * d, activation: .gelu), down = Dense(units: d)
+    var shape = [t, d]
+    var rng = Xoshiro256(seed: 1)
+    var buffers: [FloatBuffer] = []
+    for layer in [ln, up, down] as [any Layer] {
+        shape = try layer.build(inputShape: shape)
+        let p = FloatBuffer(count: max(1, layer.parameterCount)), g = FloatBuffer(count: max(1, layer.parameterCount))
+        layer.bind(parameters: p.pointer, gradients: g.pointer)
+        layer.initializeParameters(rng: &rng)
+        layer.allocate(maxBatch: b, needsInputGradient: true)
+        buffers += [p, g]
+    }
+    let x = FloatBuffer(count: rows * d), y = FloatBuffer(count: rows * d)
+    let dy = FloatBuffer(count: rows * d), dyWork = FloatBuffer(count: rows * d)
+    for i in 0..<(rows * d) { x.pointer[i] = rng.nextNormal(); dy.pointer[i] = rng.nextNormal() }
+    func step() {
+        let h1 = ln.forward(x.pointer, batch: b, training: true)
+        let h2 = up.forward(h1, batch: b, training: true)
+        let h3 = down.forward(h2, batch: b, training: true)
+        for i in 0..<(rows * d) { y.pointer[i] = h3[i] + x.pointer[i] }
+        dyWork.pointer.update(from: dy.pointer, count: rows * d)
+        let g3 = down.backward(dyWork.pointer, batch: b)!
+        let g2 = up.backward(g3, batch: b)!
+        _ = ln.backward(g2, batch: b)
+    }
+    let stepSeconds = best(10) { step() }
+    let lnSeconds = best(10) {
+        _ = ln.forward(x.pointer, batch: b, training: true)
+        dyWork.pointer.update(from: dy.pointer, count: rows * d)
+        _ = ln.backward(dyWork.pointer, batch: b)
+    }
+    let flops = 3.0 * 2 * 2 * Double(rows * d * 4 * d)
+    print(String(format: "transformer MLP half B=%d T=%d D=%d: forward+backward %.2f ms (%.1f GFLOP/s of GEMM); LayerNormalization forward+backward %.3f ms",
+                 b, t, d, stepSeconds * 1e3, flops / stepSeconds / 1e9, lnSeconds * 1e3))
+    exit(0)
+}
+
 // MARK: - sgemm 1024^3: Swift wrapper vs C
 
 let n = 1024
