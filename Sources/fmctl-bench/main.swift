@@ -74,6 +74,23 @@ if arguments.contains("--transformer-layers") {
     let flops = 3.0 * 2 * 2 * Double(rows * d * 4 * d)
     print(String(format: "transformer MLP half B=%d T=%d D=%d: forward+backward %.2f ms (%.1f GFLOP/s of GEMM); LayerNormalization forward+backward %.3f ms",
                  b, t, d, stepSeconds * 1e3, flops / stepSeconds / 1e9, lnSeconds * 1e3))
+    // The parts: Dense(4D, gelu) forward and backward against the same three products by sgemm.
+    let h = ln.forward(x.pointer, batch: b, training: true)
+    let upForward = best(10) { _ = up.forward(h, batch: b, training: true) }
+    let hidden = FloatBuffer(count: rows * 4 * d)
+    let upBackward = best(10) {
+        hidden.pointer.update(repeating: 0.5, count: rows * 4 * d)
+        _ = up.backward(hidden.pointer, batch: b)
+    }
+    let w = FloatBuffer(count: d * 4 * d), dw = FloatBuffer(count: d * 4 * d), dx = FloatBuffer(count: rows * d)
+    let gemmForward = best(10) { sgemm(m: rows, n: 4 * d, k: d, a: h, b: w.pointer, c: hidden.pointer) }
+    let gemmBackward = best(10) {
+        sgemm(transposeA: true, m: d, n: 4 * d, k: rows, a: h, b: hidden.pointer, c: dw.pointer)
+        sgemm(transposeB: true, m: rows, n: d, k: 4 * d, a: hidden.pointer, b: w.pointer, c: dx.pointer)
+    }
+    let geluOnly = best(10) { geluForward(hidden.pointer, hidden.pointer, count: rows * 4 * d, approximate: false) }
+    print(String(format: "  Dense(%d, gelu) on %d rows: forward %.2f ms (sgemm alone %.2f), backward %.2f ms (two sgemm %.2f); GELU forward alone %.2f ms",
+                 4 * d, rows, upForward * 1e3, gemmForward * 1e3, upBackward * 1e3, gemmBackward * 1e3, geluOnly * 1e3))
     exit(0)
 }
 

@@ -1,3 +1,4 @@
+import CTensorKernels
 import Testing
 import Tensor
 
@@ -60,9 +61,13 @@ import Tensor
         #expect(mean == [4.5])
     }
 
-    @Test(arguments: [false, true])
-    func geluMatchesReference(approximate: Bool) {
-        let n = 1003
+    /// Both kernels (AVX2 lanes and the libm baseline), both forms, over 100 K values (split
+    /// across the pool) and the tails: against the Double twin.
+    @Test(arguments: [false, true], [true, false])
+    func geluMatchesReference(approximate: Bool, avx2: Bool) {
+        let before = fm_kernels_use_avx2(avx2 ? 1 : 0)
+        defer { fm_kernels_use_avx2(before) }
+        let n = 100_003
         var x = Self.values(n, seed: 7, scale: 6)
         x += [0, -0.0, 12, -12, 30, -30]
         let dy = Self.values(x.count, seed: 8)
@@ -76,6 +81,11 @@ import Tensor
         var one: [Float] = [0]
         geluForward([1], &one, count: 1, approximate: approximate)
         #expect(abs(one[0] - (approximate ? 0.8411920 : 0.8413447)) < 1e-6)
+        // A value does not depend on its place: one 5-value row equals the same values inside
+        // a long array (decoding one position against a whole batch).
+        var row = [Float](repeating: 0, count: 5)
+        geluForward(Array(x[16..<21]), &row, count: 5, approximate: approximate)
+        #expect(row == Array(y[16..<21]))
     }
 
     @Test func embeddingGathersAndScatterAddsRows() {

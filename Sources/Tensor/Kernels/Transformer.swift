@@ -1,3 +1,4 @@
+import CTensorKernels
 import Foundation
 
 // Kernels of the position-wise transformer layers (docs/transformer.md): layer normalisation
@@ -169,58 +170,11 @@ package func layerNormBackward(
 
 // MARK: - GELU
 
-private let sqrtHalf: Float = 0.70710678118654752
-private let inverseSqrt2Pi: Float = 0.39894228040143268
-private let sqrt2OverPi: Float = 0.79788456080286536
-private let geluCubic: Float = 0.044715
-
-/// e^x, 8 lanes: x = n ln 2 + r with |r| <= ln 2 / 2 (ln 2 split in two for exactness), a
-/// degree-6 Taylor polynomial of e^r (relative error < 2e-7), times 2^n set in the exponent
-/// bits. x is clamped to [-87, 88], so the result is finite and normal (e^-87 stands for 0).
-@inline(__always)
-func exp8(_ v: SIMD8<Float>) -> SIMD8<Float> {
-    let x = v.clamped(lowerBound: SIMD8(repeating: -87), upperBound: SIMD8(repeating: 88))
-    let n = (x * 1.44269504088896341).rounded(.toNearestOrEven)
-    let r = x - n * 0.693145751953125 - n * 1.42860682030941723212e-6
-    var p = SIMD8<Float>(repeating: 1.0 / 720)
-    p = p * r + 1.0 / 120
-    p = p * r + 1.0 / 24
-    p = p * r + 1.0 / 6
-    p = p * r + 0.5
-    p = p * r + 1
-    p = p * r + 1
-    let bits = (SIMD8<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
-    return p * unsafeBitCast(bits, to: SIMD8<Float>.self)
-}
-
-/// `1 + erf(x)` (= 2 Phi(x sqrt 2)), 8 lanes, from erfc(|x|) by Abramowitz and Stegun 7.1.26
-/// (absolute error < 1.5e-7): `erfc(a) = poly(1 / (1 + 0.3275911 a)) e^(-a^2)`; for x < 0 the
-/// result is erfc(|x|) itself, so the left tail keeps its relative accuracy.
-@inline(__always)
-private func onePlusErf8(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    let a = unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7fff_ffff, to: SIMD8<Float>.self)
-    let t = 1 / (1 + 0.3275911 * a)
-    var p = SIMD8<Float>(repeating: 1.061405429)
-    p = p * t - 1.453152027
-    p = p * t + 1.421413741
-    p = p * t - 0.284496736
-    p = p * t + 0.254829592
-    let erfc = p * t * exp8(-a * a)
-    return erfc.replacing(with: 2 - erfc, where: x .>= 0)
-}
-
-/// `sigmoid(2u) = 0.5 (1 + tanh u)` for the tanh form, `u = sqrt(2/pi) (x + 0.044715 x^3)`.
-@inline(__always)
-private func tanhGate8(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    let u = sqrt2OverPi * (x + geluCubic * x * x * x)
-    return 1 / (1 + exp8(-2 * u))
-}
-
 /// GELU, exact form: `y = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))` (PyTorch's default), or
 /// with `approximate` the tanh form `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`
-/// (PyTorch's `approximate='tanh'`, GPT-2's), computed as `x sigmoid(2u)`. 8 lanes at a time
-/// with the polynomial `exp8` and erf above (no libm call per element; relative error a few
-/// 1e-7, the tail element by element through the same lanes). Twin: `Reference.gelu`.
+/// (PyTorch's `approximate='tanh'`, GPT-2's), computed as `x sigmoid(2u)`. In C
+/// (`fm_gelu`): 8 lanes with a polynomial e^x and Abramowitz and Stegun's erf (relative error
+/// a few 1e-7), split across the worker pool. Twin: `Reference.gelu`.
 ///
 /// - Parameters:
 ///   - x: The input.
@@ -228,24 +182,14 @@ private func tanhGate8(_ x: SIMD8<Float>) -> SIMD8<Float> {
 ///   - n: Number of elements.
 ///   - approximate: The tanh form instead of erf.
 package func geluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int, approximate: Bool) {
-    @inline(__always) func lanes(_ v: SIMD8<Float>) -> SIMD8<Float> {
-        approximate ? v * tanhGate8(v) : 0.5 * v * onePlusErf8(v * sqrtHalf)
-    }
-    var i = 0
-    while i + 8 <= n { store8(lanes(load8(x + i)), y + i); i += 8 }
-    if i < n {
-        var v = SIMD8<Float>()
-        for k in 0..<(n - i) { v[k] = x[i + k] }
-        let r = lanes(v)
-        for k in 0..<(n - i) { y[i + k] = r[k] }
-    }
+    geluPass(x, dy: nil, y, count: n, approximate: approximate)
 }
 
 /// GELU backward from the forward pass's input x: exact form
 /// `dx = dy * (Phi(x) + x phi(x))` with `phi(x) = exp(-x^2/2) / sqrt(2 pi)`; tanh form, with
 /// `s = sigmoid(2u) = 0.5 (1 + tanh u)`, `dx = dy * (s + 2 x s (1 - s) u'(x))`,
-/// `u'(x) = sqrt(2/pi) (1 + 3 * 0.044715 x^2)` (the same as PyTorch's
-/// `0.5 (1 + t) + 0.5 x (1 - t^2) u'`). 8 lanes at a time. Twin: `Reference.geluBackward`.
+/// `u'(x) = sqrt(2/pi) (1 + 3 * 0.044715 x^2)` (PyTorch's `0.5 (1 + t) + 0.5 x (1 - t^2) u'`
+/// rewritten). Twin: `Reference.geluBackward`.
 ///
 /// - Parameters:
 ///   - dy: Gradient with respect to the output.
@@ -255,20 +199,22 @@ package func geluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Fl
 ///   - approximate: The tanh form instead of erf.
 package func geluBackward(_ dy: UnsafePointer<Float>, input x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                           count n: Int, approximate: Bool) {
-    @inline(__always) func lanes(_ v: SIMD8<Float>) -> SIMD8<Float> {
-        if approximate {
-            let s = tanhGate8(v)
-            return s + 2 * v * s * (1 - s) * (sqrt2OverPi * (1 + 3 * geluCubic * v * v))
-        }
-        return 0.5 * onePlusErf8(v * sqrtHalf) + v * inverseSqrt2Pi * exp8(-0.5 * v * v)
+    geluPass(x, dy: dy, dx, count: n, approximate: approximate)
+}
+
+private func geluPass(_ x: UnsafePointer<Float>, dy: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>,
+                      count n: Int, approximate: Bool) {
+    struct Job {
+        let x: UnsafePointer<Float>, dy: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>
+        let approximate: Int32, backward: Int32, split: PieceSplit
     }
-    var i = 0
-    while i + 8 <= n { store8(load8(dy + i) * lanes(load8(x + i)), dx + i); i += 8 }
-    if i < n {
-        var v = SIMD8<Float>()
-        for k in 0..<(n - i) { v[k] = x[i + k] }
-        let r = lanes(v)
-        for k in 0..<(n - i) { dx[i + k] = dy[i + k] * r[k] }
+    // Pieces of at least 32 K elements (~30 µs), boundaries on the 8 lanes.
+    let split = PieceSplit(n, pieces: 4 * BLAS.threads, minimumPerPiece: 32_768, alignment: 8)
+    var job = Job(x: x, dy: dy, out: out, approximate: approximate ? 1 : 0, backward: dy == nil ? 0 : 1, split: split)
+    runPieces(&job, pieces: split.pieces) { context, i in
+        let j = context!.assumingMemoryBound(to: Job.self).pointee
+        let r = j.split.range(i)
+        fm_gelu(j.x, j.dy, j.out, r.lowerBound, r.upperBound, j.approximate, j.backward)
     }
 }
 
