@@ -34,4 +34,15 @@ public enum Initializer {
     public static func zeros(_ out: UnsafeMutableBufferPointer<Float>) {
         out.update(repeating: 0)
     }
+
+    /// Normal with mean 0 and standard deviation `standardDeviation` (Keras's
+    /// `RandomNormal(stddev=...)`; GPT-2's embeddings use 0.02).
+    ///
+    /// - Parameters:
+    ///   - out: The values to fill.
+    ///   - standardDeviation: The spread.
+    ///   - rng: The seeded generator; advanced by `out.count` draws.
+    public static func normal(_ out: UnsafeMutableBufferPointer<Float>, standardDeviation: Float, rng: inout Xoshiro256) {
+        for i in out.indices { out[i] = rng.nextNormal() * standardDeviation }
+    }
 }

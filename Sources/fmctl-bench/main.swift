@@ -33,6 +33,67 @@ BLAS.setThreads(threads)
 print("fmctl-bench  OpenBLAS core \(BLAS.coreName), \(threads) thread(s), OPENBLAS_THREAD_TIMEOUT="
       + (ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"] ?? "unset (fmctl sets 4)"))
 
+// MARK: - The position-wise half of a transformer block (`--transformer-layers`)
+
+// x [B, T, D] -> LayerNormalization -> Dense(4D, gelu) -> Dense(D) -> + x, forward and
+// backward (every gradient), against bench/torch_transformer_layers.py (docs/transformer.md).
+if arguments.contains("--transformer-layers") {
+    let (b, t, d) = (16, 128, 128)
+    let rows = b * t
+    let ln = LayerNormalization(), up = Dense(units: 4 * d, activation: .gelu), down = Dense(units: d)
+    var shape = [t, d]
+    var rng = Xoshiro256(seed: 1)
+    var buffers: [FloatBuffer] = []
+    for layer in [ln, up, down] as [any Layer] {
+        shape = try layer.build(inputShape: shape)
+        let p = FloatBuffer(count: max(1, layer.parameterCount)), g = FloatBuffer(count: max(1, layer.parameterCount))
+        layer.bind(parameters: p.pointer, gradients: g.pointer)
+        layer.initializeParameters(rng: &rng)
+        layer.allocate(maxBatch: b, needsInputGradient: true)
+        buffers += [p, g]
+    }
+    let x = FloatBuffer(count: rows * d), y = FloatBuffer(count: rows * d)
+    let dy = FloatBuffer(count: rows * d), dyWork = FloatBuffer(count: rows * d)
+    for i in 0..<(rows * d) { x.pointer[i] = rng.nextNormal(); dy.pointer[i] = rng.nextNormal() }
+    func step() {
+        let h1 = ln.forward(x.pointer, batch: b, training: true)
+        let h2 = up.forward(h1, batch: b, training: true)
+        let h3 = down.forward(h2, batch: b, training: true)
+        for i in 0..<(rows * d) { y.pointer[i] = h3[i] + x.pointer[i] }
+        dyWork.pointer.update(from: dy.pointer, count: rows * d)
+        let g3 = down.backward(dyWork.pointer, batch: b)!
+        let g2 = up.backward(g3, batch: b)!
+        _ = ln.backward(g2, batch: b)
+    }
+    let stepSeconds = best(10) { step() }
+    let lnSeconds = best(10) {
+        _ = ln.forward(x.pointer, batch: b, training: true)
+        dyWork.pointer.update(from: dy.pointer, count: rows * d)
+        _ = ln.backward(dyWork.pointer, batch: b)
+    }
+    let flops = 3.0 * 2 * 2 * Double(rows * d * 4 * d)
+    print(String(format: "transformer MLP half B=%d T=%d D=%d: forward+backward %.2f ms (%.1f GFLOP/s of GEMM); LayerNormalization forward+backward %.3f ms",
+                 b, t, d, stepSeconds * 1e3, flops / stepSeconds / 1e9, lnSeconds * 1e3))
+    // The parts: Dense(4D, gelu) forward and backward against the same three products by sgemm.
+    let h = ln.forward(x.pointer, batch: b, training: true)
+    let upForward = best(10) { _ = up.forward(h, batch: b, training: true) }
+    let hidden = FloatBuffer(count: rows * 4 * d)
+    let upBackward = best(10) {
+        hidden.pointer.update(repeating: 0.5, count: rows * 4 * d)
+        _ = up.backward(hidden.pointer, batch: b)
+    }
+    let w = FloatBuffer(count: d * 4 * d), dw = FloatBuffer(count: d * 4 * d), dx = FloatBuffer(count: rows * d)
+    let gemmForward = best(10) { sgemm(m: rows, n: 4 * d, k: d, a: h, b: w.pointer, c: hidden.pointer) }
+    let gemmBackward = best(10) {
+        sgemm(transposeA: true, m: d, n: 4 * d, k: rows, a: h, b: hidden.pointer, c: dw.pointer)
+        sgemm(transposeB: true, m: rows, n: d, k: 4 * d, a: hidden.pointer, b: w.pointer, c: dx.pointer)
+    }
+    let geluOnly = best(10) { geluForward(hidden.pointer, hidden.pointer, count: rows * 4 * d, approximate: false) }
+    print(String(format: "  Dense(%d, gelu) on %d rows: forward %.2f ms (sgemm alone %.2f), backward %.2f ms (two sgemm %.2f); GELU forward alone %.2f ms",
+                 4 * d, rows, upForward * 1e3, gemmForward * 1e3, upBackward * 1e3, gemmBackward * 1e3, geluOnly * 1e3))
+    exit(0)
+}
+
 // MARK: - sgemm 1024^3: Swift wrapper vs C
 
 let n = 1024

@@ -181,6 +181,7 @@ let twoBranchCNN = #"""
                 case "Conv2D": options = #", "filters": 2, "kernel_size": 1"#
                 case "Dropout": options = #", "rate": 0.5"#
                 case "Activation": options = #", "activation": "tanh""#
+                case "Embedding": options = #", "input_dim": 4, "output_dim": 2"#
                 default: options = ""
                 }
                 let data = Data(#"{"type": "\#(name)"\#(options)}"#.utf8)

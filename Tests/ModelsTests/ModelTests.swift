@@ -225,7 +225,7 @@ func syntheticImages(count: Int, height: Int = 8, width: Int = 8, classes: Int =
         (#"{"layers": [{"type": "Flatten"}]}"#, "missing 'input_shape'"),
         (#"{"input_shape": [28, 28, 1], "layers": []}"#, "non-empty list"),
         (#"[1, 2]"#, "not a JSON object"),
-        (#"{"input_shape": [28, 28, 1], "layers": [{"type": "Dense", "units": 3, "activation": "gelu"}]}"#, "layer 1"),
+        (#"{"input_shape": [28, 28, 1], "layers": [{"type": "Dense", "units": 3, "activation": "swish"}]}"#, "layer 1"),
     ])
     func badDescriptions_sayWhatIsWrong(json: String, message: String) {
         #expect { try ModelDescription.parse(Data(json.utf8)) } throws: { error in
@@ -236,8 +236,11 @@ func syntheticImages(count: Int, height: Int = 8, width: Int = 8, classes: Int =
     @Test func impossibleShapes_areRejectedAtBuild() throws {
         let small = ModelDescription(name: "x", inputShape: [2, 2, 1], layers: [LayerConfiguration(Conv2D.Options(filters: 1, kernelSize: [3, 3]))])
         #expect(throws: ModelError.self) { try small.makeModel() }
-        let flatFirst = ModelDescription(name: "x", inputShape: [4, 4, 1], layers: [LayerConfiguration(Dense.Options(units: 3))])
-        #expect(throws: ModelError.self) { try flatFirst.makeModel() }
+        // Dense acts on the last axis (docs/transformer.md): an image input keeps its positions.
+        let imageDense = ModelDescription(name: "x", inputShape: [4, 4, 1], layers: [LayerConfiguration(Dense.Options(units: 3))])
+        #expect(try imageDense.makeModel().outputShape == [4, 4, 3])
+        let noUnits = ModelDescription(name: "x", inputShape: [4], layers: [LayerConfiguration(Dense.Options(units: 0))])
+        #expect(throws: ModelError.self) { try noUnits.makeModel() }
         let convAfterFlatten = ModelDescription(name: "x", inputShape: [4, 4, 1], layers: [LayerConfiguration(Flatten.Options()), LayerConfiguration(Conv2D.Options(filters: 1, kernelSize: [1, 1]))])
         #expect(throws: ModelError.self) { try convAfterFlatten.makeModel() }
     }

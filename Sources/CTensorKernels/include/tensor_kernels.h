@@ -61,6 +61,10 @@ void fm_parallel_run(long pieces, int threads, void (*body)(void *, long), void 
 
 /* Whether the AVX2+FMA versions run on this thread (the CPU has them and the thread did not
  * choose the baseline). */
+/* GELU over [begin, end) (gelu.c): out = gelu(x) (backward 0) or out = dy * gelu'(x)
+ * (backward 1; out may alias dy); exact erf form, or the tanh form when approximate. */
+void fm_gelu(const float *x, const float *dy, float *out, long begin, long end, int approximate, int backward);
+
 int fm_kernels_avx2_enabled(void);
 
 /* Turns the AVX2+FMA versions off (0) or back on where the CPU has them (1) for the calling

@@ -1,13 +1,16 @@
 import Tensor
 
-/// A standalone activation (`Activation("relu")`, `ReLU()` in Keras).
-public final class ActivationLayer: ParameterFreeLayer, SoftmaxFusable {
+/// A standalone activation (`Activation("relu")`, `ReLU()` in Keras). Elementwise, or over
+/// the last axis for softmax, so any shape works (sequences `[T, D]` too).
+public final class ActivationLayer: ParameterFreeLayer, SoftmaxFusable, IncrementalLayer {
     public var typeName: String { Options.typeName }
     public var name = "activation"
     public let activation: Activation
     public var emitsLogits = false
     private var shape: [Int] = []
     private var output: FloatBuffer!
+    private var input: UnsafePointer<Float>?
+    private var stepOutput: FloatBuffer?
 
     public init(_ activation: Activation) { self.activation = activation }
 
@@ -30,15 +33,24 @@ public final class ActivationLayer: ParameterFreeLayer, SoftmaxFusable {
     public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafePointer<Float> {
         let y = output.pointer
         let n = batch * outputCount
-        y.update(from: input, count: n)
-        activationForward(appliedActivation, y, rows: n / rowLength, columns: rowLength)
+        self.input = input
+        activationForward(appliedActivation, input, into: y, rows: n / rowLength, columns: rowLength)
         return UnsafePointer(y)
     }
 
     public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? {
         let n = batch * outputCount
-        activationBackward(appliedActivation, dout, output: output.pointer, rows: n / rowLength, columns: rowLength)
+        activationBackward(appliedActivation, dout, output: output.pointer, input: input, rows: n / rowLength, columns: rowLength)
         return dout
+    }
+
+    public func beginDecoding(maxLength: Int) { stepOutput = FloatBuffer(count: rowLength) }
+
+    public func decodeStep(_ inputs: UnsafePointer<UnsafePointer<Float>>, count: Int, position: Int) -> UnsafePointer<Float> {
+        if stepOutput == nil { beginDecoding(maxLength: position + 1) }
+        let y = stepOutput!.pointer
+        activationForward(appliedActivation, inputs[0], into: y, rows: 1, columns: rowLength)
+        return UnsafePointer(y)
     }
 }
 

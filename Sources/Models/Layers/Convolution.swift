@@ -66,6 +66,9 @@ public final class Conv2D: SoftmaxFusable, ReLUMaskSource, PoolFusingConvolution
         guard filters > 0, kernelSize.height > 0, kernelSize.width > 0, strides.height > 0, strides.width > 0 else {
             throw ModelError("\(name): filters, kernel_size and strides must be positive")
         }
+        guard !activation.backwardNeedsInput else {
+            throw ModelError("\(name): Conv2D does not take activation '\(activation.rawValue)'; add a GELU layer after it")
+        }
         let g = ConvGeometry(batch: 1, height: inputShape[0], width: inputShape[1], inChannels: inputShape[2],
                              kernelHeight: kernelSize.height, kernelWidth: kernelSize.width, outChannels: filters,
                              strideHeight: strides.height, strideWidth: strides.width, padding: padding)

@@ -1,8 +1,10 @@
 import Tensor
 
-/// A fully connected layer: `activation(x * kernel + bias)`, kernel (in, units) as Keras
-/// stores it, Glorot-uniform kernel and zero bias.
-public final class Dense: SoftmaxFusable, AdamFusedLayer {
+/// A fully connected layer over the last axis: `activation(x * kernel + bias)`, kernel
+/// (in, units) as Keras stores it, Glorot-uniform kernel and zero bias. An input `[..., F]`
+/// gives `[..., units]`: every leading position is a row (docs/transformer.md), so the
+/// kernels run on `batch x rowsPerSample` rows; a flat input `[F]` has one row per sample.
+public final class Dense: SoftmaxFusable, AdamFusedLayer, IncrementalLayer {
     public var typeName: String { Options.typeName }
     public var name = "dense"
     public let units: Int
@@ -10,16 +12,23 @@ public final class Dense: SoftmaxFusable, AdamFusedLayer {
     public var emitsLogits = false
 
     public private(set) var inFeatures = 0
+    /// The leading dimensions of the input (empty for a flat input), kept in the output.
+    private var leadingShape: [Int] = []
+    /// Rows per sample: the product of the leading dimensions.
+    public private(set) var rowsPerSample = 1
     private var kernel: UnsafeMutablePointer<Float>!, bias: UnsafeMutablePointer<Float>!
     private var dKernel: UnsafeMutablePointer<Float>!, dBias: UnsafeMutablePointer<Float>!
     private var output: FloatBuffer!, inputGradient: FloatBuffer?
+    /// `x * kernel + bias` before an activation whose backward needs its input (GELU).
+    private var preActivation: FloatBuffer?
     private var transposedGradient: FloatBuffer!
     var fusedAdam: FusedAdamUpdate?
     var fusedParameterCount: Int { inFeatures * units }
     private var input: UnsafePointer<Float>!
+    private var stepOutput: FloatBuffer?, stepPreActivation: FloatBuffer?
 
     /// - Parameters:
-    ///   - units: outputs per sample.
+    ///   - units: outputs per row.
     ///   - activation: applied to the output (softmax is fused with a cross-entropy loss).
     public init(units: Int, activation: Activation = .linear) {
         self.units = units
@@ -31,15 +40,17 @@ public final class Dense: SoftmaxFusable, AdamFusedLayer {
     }
 
     public func build(inputShape: [Int]) throws -> [Int] {
-        guard inputShape.count == 1 else {
-            throw ModelError("\(name): Dense needs a flat input, got shape \(inputShape); add a Flatten layer before it")
+        guard let last = inputShape.last, inputShape.allSatisfy({ $0 > 0 }) else {
+            throw ModelError("\(name): Dense needs an input [..., features] of positive sizes, got shape \(inputShape)")
         }
         guard units > 0 else { throw ModelError("\(name): units must be positive, got \(units)") }
-        inFeatures = inputShape[0]
+        inFeatures = last
+        leadingShape = Array(inputShape.dropLast())
+        rowsPerSample = leadingShape.reduce(1, *)
         return outputShape
     }
 
-    public var outputShape: [Int] { [units] }
+    public var outputShape: [Int] { leadingShape + [units] }
     public var parameters: [ParameterSpec] {
         [ParameterSpec(name: "kernel", shape: [inFeatures, units]), ParameterSpec(name: "bias", shape: [units])]
     }
@@ -55,44 +66,75 @@ public final class Dense: SoftmaxFusable, AdamFusedLayer {
     }
 
     public func allocate(maxBatch: Int, needsInputGradient: Bool) {
-        output = FloatBuffer(count: maxBatch * units)
-        inputGradient = needsInputGradient ? FloatBuffer(count: maxBatch * inFeatures) : nil
-        transposedGradient = FloatBuffer(count: denseBackwardAdamScratchCount(maxBatch: maxBatch, outFeatures: units))
+        let maxRows = maxBatch * rowsPerSample
+        output = FloatBuffer(count: maxRows * units)
+        preActivation = activation.backwardNeedsInput ? FloatBuffer(count: maxRows * units) : nil
+        inputGradient = needsInputGradient ? FloatBuffer(count: maxRows * inFeatures) : nil
+        transposedGradient = FloatBuffer(count: denseBackwardAdamScratchCount(maxBatch: maxRows, outFeatures: units))
     }
 
-    // input (B, IN) -> output (B, UNITS)
+    // input (B, ..., IN) -> output (B, ..., UNITS), as (B * rowsPerSample) rows
     public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafePointer<Float> {
         self.input = input
+        let rows = batch * rowsPerSample
         let y = output.pointer
-        denseForward(input, kernel, bias, y, batch: batch, inFeatures: inFeatures, outFeatures: units,
+        if let pre = preActivation {
+            denseForward(input, kernel, bias, pre.pointer, batch: rows, inFeatures: inFeatures, outFeatures: units)
+            activationForward(appliedActivation, UnsafePointer(pre.pointer), into: y, rows: rows, columns: units)
+            return UnsafePointer(y)
+        }
+        denseForward(input, kernel, bias, y, batch: rows, inFeatures: inFeatures, outFeatures: units,
                      relu: activation == .relu)
-        if activation != .relu { activationForward(appliedActivation, y, rows: batch, columns: units) }
+        if activation != .relu { activationForward(appliedActivation, y, rows: rows, columns: units) }
         return UnsafePointer(y)
     }
 
     public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? {
-        activationBackward(appliedActivation, dout, output: output.pointer, rows: batch, columns: units)
+        let rows = batch * rowsPerSample
+        activationBackward(appliedActivation, dout, output: output.pointer, input: preActivation.map { UnsafePointer($0.pointer) },
+                           rows: rows, columns: units)
         if let a = fusedAdam {
             // The kernel is updated here; its slice of the gradient array is not written.
             denseBackwardAdam(dout, input, weight: kernel, m: a.m, v: a.v, dbias: dBias, dinp: inputGradient?.pointer,
-                              scratch: transposedGradient.pointer, batch: batch, inFeatures: inFeatures,
+                              scratch: transposedGradient.pointer, batch: rows, inFeatures: inFeatures,
                               outFeatures: units, alpha: a.alpha, beta1: a.beta1, beta2: a.beta2, epsilon: a.epsilon)
         } else {
             denseBackward(dout, input, kernel, dweight: dKernel, dbias: dBias, dinp: inputGradient?.pointer,
-                          scratch: transposedGradient.pointer, batch: batch, inFeatures: inFeatures, outFeatures: units)
+                          scratch: transposedGradient.pointer, batch: rows, inFeatures: inFeatures, outFeatures: units)
         }
         return inputGradient?.pointer
     }
 
     public var flopsPerSample: LayerFLOPs {
-        let f = 2 * inFeatures * units
+        let f = 2 * inFeatures * units * rowsPerSample
         return LayerFLOPs(forward: f, weightGradient: f, inputGradient: f)
+    }
+
+    // MARK: Incremental decoding (one row)
+
+    public func beginDecoding(maxLength: Int) {
+        stepOutput = FloatBuffer(count: units)
+        stepPreActivation = activation.backwardNeedsInput ? FloatBuffer(count: units) : nil
+    }
+
+    public func decodeStep(_ inputs: UnsafePointer<UnsafePointer<Float>>, count: Int, position: Int) -> UnsafePointer<Float> {
+        if stepOutput == nil { beginDecoding(maxLength: position + 1) }
+        let y = stepOutput!.pointer
+        if let pre = stepPreActivation {
+            denseForward(inputs[0], kernel, bias, pre.pointer, batch: 1, inFeatures: inFeatures, outFeatures: units)
+            activationForward(appliedActivation, UnsafePointer(pre.pointer), into: y, rows: 1, columns: units)
+        } else {
+            denseForward(inputs[0], kernel, bias, y, batch: 1, inFeatures: inFeatures, outFeatures: units,
+                         relu: activation == .relu)
+            if activation != .relu { activationForward(appliedActivation, y, rows: 1, columns: units) }
+        }
+        return UnsafePointer(y)
     }
 }
 
 extension Dense {
     /// `{"type": "Dense", "units": 128, "activation": "relu"}`: `units` required, `activation`
-    /// linear by default.
+    /// linear by default (also `gelu`, `gelu_tanh`). Acts on the last axis of its input.
     public struct Options: LayerOptions {
         public static let typeName = "Dense"
         public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }

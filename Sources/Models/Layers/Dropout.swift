@@ -3,7 +3,8 @@ import Tensor
 /// Inverted dropout: in training each element is zeroed with probability `rate` and the
 /// survivors scaled by 1/(1 - rate), so inference is the identity (Keras). The mask comes
 /// from the model's seeded generator.
-public final class Dropout: ParameterFreeLayer, StochasticLayer {
+/// Elementwise, so any shape works (residual dropout on `[T, D]`); decoding is the identity.
+public final class Dropout: ParameterFreeLayer, StochasticLayer, IncrementalLayer {
     public var typeName: String { Options.typeName }
     public var name = "dropout"
     public let rate: Float
@@ -52,6 +53,13 @@ public final class Dropout: ParameterFreeLayer, StochasticLayer {
             for i in 0..<(batch * outputCount) { dout[i] *= m[i] }
         }
         return dout
+    }
+
+    public func beginDecoding(maxLength: Int) {}
+
+    /// Inference: the identity (the input row itself).
+    public func decodeStep(_ inputs: UnsafePointer<UnsafePointer<Float>>, count: Int, position: Int) -> UnsafePointer<Float> {
+        inputs[0]
     }
 }
 

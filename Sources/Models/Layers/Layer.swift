@@ -1,8 +1,14 @@
 import Tensor
 
-/// The activations a layer can apply to its output (Keras's `activation=` strings).
+/// The activations a layer can apply to its output (Keras's `activation=` strings; `gelu` is
+/// the exact erf form, `gelu_tanh` the tanh form, docs/transformer.md).
 public enum Activation: String, Codable, Sendable, CaseIterable {
-    case linear, relu, sigmoid, tanh, softmax
+    case linear, relu, sigmoid, tanh, softmax, gelu
+    case geluTanh = "gelu_tanh"
+
+    /// True when the backward pass needs the activation's input (GELU) rather than its
+    /// output: a layer applying it keeps its pre-activation values.
+    public var backwardNeedsInput: Bool { self == .gelu || self == .geluTanh }
 }
 
 /// A named parameter tensor of a layer (Keras naming: `kernel`, `bias`).
@@ -197,20 +203,32 @@ public struct ModelError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Applies a non-fused activation in place over `count` elements laid out as (rows, columns).
+/// For an activation whose backward needs its input (``Activation/backwardNeedsInput``) the
+/// caller keeps a copy of x first, or uses ``activationForward(_:_:into:rows:columns:)``.
 func activationForward(_ a: Activation, _ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+    activationForward(a, UnsafePointer(x), into: x, rows: rows, columns: columns)
+}
+
+/// Applies an activation from x into y (which may alias x), both (rows, columns).
+func activationForward(_ a: Activation, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
     let n = rows * columns
+    if x != UnsafePointer(y), !a.backwardNeedsInput { y.update(from: x, count: n) }
     switch a {
     case .linear: break
-    case .relu: reluForward(x, x, count: n)
-    case .sigmoid: sigmoidForward(x, x, count: n)
-    case .tanh: tanhForward(x, x, count: n)
-    case .softmax: softmaxForward(x, x, rows: rows, columns: columns)
+    case .relu: reluForward(y, y, count: n)
+    case .sigmoid: sigmoidForward(y, y, count: n)
+    case .tanh: tanhForward(y, y, count: n)
+    case .softmax: softmaxForward(y, y, rows: rows, columns: columns)
+    case .gelu: geluForward(x, y, count: n, approximate: false)
+    case .geluTanh: geluForward(x, y, count: n, approximate: true)
     }
 }
 
 /// Turns the gradient with respect to an activation's output into the gradient with respect
-/// to its input, in place, from the activation's output y.
-func activationBackward(_ a: Activation, _ dy: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>, rows: Int, columns: Int) {
+/// to its input, in place, from the activation's output y (and, for GELU, its input x, which
+/// such a caller must pass: ``Activation/backwardNeedsInput``).
+func activationBackward(_ a: Activation, _ dy: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>,
+                        input x: UnsafePointer<Float>? = nil, rows: Int, columns: Int) {
     let n = rows * columns
     switch a {
     case .linear: break
@@ -218,5 +236,7 @@ func activationBackward(_ a: Activation, _ dy: UnsafeMutablePointer<Float>, outp
     case .sigmoid: sigmoidBackward(dy, output: y, dy, count: n)
     case .tanh: tanhBackward(dy, output: y, dy, count: n)
     case .softmax: softmaxBackward(dy, output: y, dy, rows: rows, columns: columns)
+    case .gelu: geluBackward(dy, input: x!, dy, count: n, approximate: false)
+    case .geluTanh: geluBackward(dy, input: x!, dy, count: n, approximate: true)
     }
 }

@@ -2,7 +2,7 @@ import Tensor
 
 /// Adds its inputs elementwise (Keras's `Add`): the residual connection. Every input has
 /// the same shape; the gradient of each input is the output's gradient.
-public final class Add: ParameterFreeLayer, MergeLayer {
+public final class Add: ParameterFreeLayer, MergeLayer, IncrementalLayer {
     public var typeName: String { Options.typeName }
     public var name = "add"
     private var shape: [Int] = []
@@ -59,6 +59,21 @@ public final class Add: ParameterFreeLayer, MergeLayer {
         }
     }
     private var firstNeedingGradient: Int?
+    private var stepOutput: FloatBuffer?
+
+    public func beginDecoding(maxLength: Int) { stepOutput = FloatBuffer(count: shape.last ?? 1) }
+
+    /// The sum of the inputs' rows at this position.
+    public func decodeStep(_ inputs: UnsafePointer<UnsafePointer<Float>>, count: Int, position: Int) -> UnsafePointer<Float> {
+        if stepOutput == nil { beginDecoding(maxLength: position + 1) }
+        let n = shape.last ?? 1, y = stepOutput!.pointer
+        y.update(from: inputs[0], count: n)
+        for k in 1..<count {
+            let x = inputs[k]
+            for i in 0..<n { y[i] += x[i] }
+        }
+        return UnsafePointer(y)
+    }
 }
 
 extension Add {
