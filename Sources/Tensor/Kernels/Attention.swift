@@ -160,7 +160,7 @@ private struct AttentionJob {
             let n = g.causal ? i + 1 : t
             let p = probabilities + (pair * t + i) * t
             let qi = q + i * rs
-            for j in 0..<n { p[j] = dot(qi, k + j * rs, d) * scale }
+            dots(qi, k, stride: rs, count: n, d, into: p, scale: scale)
             let pd = dropped.map { $0 + (pair * t + i) * t }
             softmaxRow(p, n, dropped: pd, rng: &rng)
             let weights = UnsafePointer(pd ?? p)
@@ -188,10 +188,8 @@ private struct AttentionJob {
             let weights = pd ?? p
             let doi = dO + i * g.width
             // dP = dO v^T; dV += P~^T dO.
-            for j in 0..<n {
-                dp[j] = dot(doi, v + j * rs, d)
-                if weights[j] != 0 { axpy(weights[j], doi, dv + j * rs, d) }
-            }
+            dots(doi, v, stride: rs, count: n, d, into: dp, scale: 1)
+            for j in 0..<n where weights[j] != 0 { axpy(weights[j], doi, dv + j * rs, d) }
             if let pd { for j in 0..<n { dp[j] = pd[j] != 0 ? dp[j] * keep : 0 } }
             var r: Float = 0
             for j in 0..<n { r += dp[j] * p[j] }
@@ -274,16 +272,49 @@ private func runAttention(_ job: inout AttentionJob, scratchPieces: Int) {
     if job.kernel == .sgemm && threads > 1 { BLAS.setThreads(threads) }
 }
 
+/// out[j] = scale * dot(x, rows + j * stride) for j in 0..<count, each dot over `n` floats:
+/// four rows at a time, so that each load of x serves four products.
+@inline(__always)
+private func dots(_ x: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, stride: Int, count: Int, _ n: Int,
+                  into out: UnsafeMutablePointer<Float>, scale: Float) {
+    var j = 0
+    if n % 8 == 0 {
+        while j + 4 <= count {
+            let r0 = rows + j * stride, r1 = r0 + stride, r2 = r1 + stride, r3 = r2 + stride
+            var a0 = SIMD8<Float>(repeating: 0), a1 = a0, a2 = a0, a3 = a0
+            var c = 0
+            while c < n {
+                let xv = load8(x + c)
+                a0 += xv * load8(r0 + c); a1 += xv * load8(r1 + c)
+                a2 += xv * load8(r2 + c); a3 += xv * load8(r3 + c)
+                c += 8
+            }
+            out[j] = horizontalSum(a0) * scale; out[j + 1] = horizontalSum(a1) * scale
+            out[j + 2] = horizontalSum(a2) * scale; out[j + 3] = horizontalSum(a3) * scale
+            j += 4
+        }
+    }
+    while j < count { out[j] = dot(x, rows + j * stride, n) * scale; j += 1 }
+}
+
+@inline(__always)
+private func horizontalSum(_ v: SIMD8<Float>) -> Float {
+    let half = v.lowHalf + v.highHalf, quarter = half.lowHalf + half.highHalf
+    return quarter[0] + quarter[1]
+}
+
 /// The dot product of `n` floats.
 @inline(__always)
 private func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    // `+` and `*` map to vector instructions; SIMD's generic `addingProduct` and `sum()` go
+    // lane by lane.
     var acc = SIMD8<Float>(repeating: 0)
     var j = 0
     while j + 8 <= n {
-        acc = acc.addingProduct(load8(a + j), load8(b + j))
+        acc += load8(a + j) * load8(b + j)
         j += 8
     }
-    var s = acc.sum()
+    var s = horizontalSum(acc)
     while j < n { s += a[j] * b[j]; j += 1 }
     return s
 }
@@ -294,7 +325,7 @@ private func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutableP
     let a = SIMD8<Float>(repeating: alpha)
     var j = 0
     while j + 8 <= n {
-        store8(load8(y + j).addingProduct(a, load8(x + j)), y + j)
+        store8(load8(y + j) + a * load8(x + j), y + j)
         j += 8
     }
     while j < n { y[j] += alpha * x[j]; j += 1 }
