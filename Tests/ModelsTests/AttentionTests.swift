@@ -382,7 +382,9 @@ func drawFloats(_ n: Int, seed: UInt64) -> [Float] {
         #expect(rank.contains("needs a sequence input [T, D], got shape [4, 4, 8]"))
         #expect(message { try MultiHeadAttention(numHeads: 2).build(inputShape: [8]) }.contains("[T, D]"))
         #expect(message { try MultiHeadAttention(numHeads: -1).build(inputShape: [4, 8]) }.contains("num_heads must be positive"))
-        for m in [zero, indivisible, rank] { #expect(!m.isEmpty && !m.contains("\n")) }
+        let huge = message { try MultiHeadAttention(numHeads: 4).build(inputShape: [4096, 8]) }
+        #expect(huge.contains("4 heads of 4096x4096 attention probabilities are more than 16777216 values per sample"))
+        for m in [zero, indivisible, rank, huge] { #expect(!m.isEmpty && !m.contains("\n")) }
         // Through a whole model description.
         let model = #"{"name": "m", "input_shape": [4, 6], "layers": [{"type": "MultiHeadAttention", "num_heads": 4}]}"#
         let e = message { try ModelDescription.parse(Data(model.utf8)).makeModel(seed: 0) }

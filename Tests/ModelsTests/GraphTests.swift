@@ -181,6 +181,7 @@ let twoBranchCNN = #"""
                 case "Conv2D": options = #", "filters": 2, "kernel_size": 1"#
                 case "Dropout": options = #", "rate": 0.5"#
                 case "Activation": options = #", "activation": "tanh""#
+                case "MultiHeadAttention": options = #", "num_heads": 2"#
                 default: options = ""
                 }
                 let data = Data(#"{"type": "\#(name)"\#(options)}"#.utf8)

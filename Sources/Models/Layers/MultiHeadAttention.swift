@@ -69,6 +69,13 @@ public final class MultiHeadAttention: Layer, StochasticLayer, IncrementalLayer 
         guard inputShape[1] % numHeads == 0 else {
             throw ModelError("\(name): the width \(inputShape[1]) is not divisible by num_heads \(numHeads)")
         }
+        // The probabilities, H x T x T per sample, are held to the limit on a layer's values
+        // per sample (docs/model-json.md, "Validation").
+        let (square, o1) = inputShape[0].multipliedReportingOverflow(by: inputShape[0])
+        let (values, o2) = square.multipliedReportingOverflow(by: numHeads)
+        guard !o1, !o2, values <= ModelDescription.maximumValuesPerSample else {
+            throw ModelError("\(name): \(numHeads) heads of \(inputShape[0])x\(inputShape[0]) attention probabilities are more than \(ModelDescription.maximumValuesPerSample) values per sample")
+        }
         length = inputShape[0]
         width = inputShape[1]
         return outputShape
