@@ -170,6 +170,47 @@ report("dense dW+dX+adam fused", best(20) {
                       alpha: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-7)
 }, flop: 2 * denseFlop)
 
+// MARK: - Attention: the row kernel against sgemm per (sample, head)
+
+// The two implementations of the attention core (Tensor/Kernels/Attention.swift), forward +
+// backward, causal as in gpt-mini, at the two benchmark shapes; then the whole layer (the
+// projections included) with the kernel it uses. Rounds alternate the kernels (best of 5
+// each); the ratio is the median of the rounds' ratios. docs/transformer.md has the figures.
+for (ab, at) in [(12, 64), (32, 128)] {
+    let ag = AttentionGeometry(batch: ab, length: at, width: 128, heads: 4, causal: true)
+    let aqkv = filled(ab * at * 384), ap = filled(ag.probabilityCount), aout = filled(ab * at * 128)
+    let adout = filled(ab * at * 128), adqkv = filled(ab * at * 384)
+    let apieces = AttentionGeometry.maximumPieces(threads: threads)
+    let ascratch = filled(apieces * AttentionGeometry.scratchPerPiece(length: at))
+    func step(_ k: AttentionKernel) {
+        attentionForward(qkv: aqkv.pointer, probabilities: ap.pointer, dropped: nil, dropoutRate: 0, seed: 0, out: aout.pointer,
+                         scratch: ascratch.pointer, scratchPieces: apieces, geometry: ag, kernel: k)
+        attentionBackward(dout: adout.pointer, qkv: aqkv.pointer, probabilities: ap.pointer, dropped: nil, dropoutRate: 0,
+                          dqkv: adqkv.pointer, scratch: ascratch.pointer, scratchPieces: apieces, geometry: ag, kernel: k)
+    }
+    var rowsBest = Double.infinity, sgemmBest = Double.infinity, aratios: [Double] = []
+    for _ in 0..<5 {
+        let r = best(5) { step(.rows) }, s = best(5) { step(.sgemm) }
+        rowsBest = min(rowsBest, r); sgemmBest = min(sgemmBest, s); aratios.append(s / r)
+    }
+    aratios.sort()
+    print(String(format: "attention core B=%d T=%d D=128 H=4 causal, fwd+bwd: rows kernel %.0f us  sgemm per head %.0f us  sgemm/rows %.2f (median of 5 rounds)",
+                 ab, at, rowsBest * 1e6, sgemmBest * 1e6, aratios[aratios.count / 2]))
+    let layer = MultiHeadAttention(numHeads: 4, causal: true)
+    _ = try! layer.build(inputShape: [at, 128])
+    let lp = filled(layer.parameterCount), lg = filled(layer.parameterCount)
+    layer.bind(parameters: lp.pointer, gradients: lg.pointer)
+    layer.allocate(maxBatch: ab, needsInputGradient: true)
+    let lx = filled(ab * at * 128), ldy = filled(ab * at * 128)
+    let lt = best(10) {
+        _ = layer.forward(lx.pointer, batch: ab, training: true)
+        _ = layer.backward(ldy.pointer, batch: ab)
+    }
+    let lf = layer.flopsPerSample
+    print(String(format: "  MultiHeadAttention layer fwd+bwd (%@ kernel): %.0f us  %.1f GFLOP/s", layer.kernel.rawValue, lt * 1e6,
+                 Double(ab * (lf.forward + lf.weightGradient + lf.inputGradient)) / lt / 1e9))
+}
+
 // MARK: - One training step of the reference CNN, layer by layer
 
 do {

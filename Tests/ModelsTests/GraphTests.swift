@@ -182,6 +182,7 @@ let twoBranchCNN = #"""
                 case "Dropout": options = #", "rate": 0.5"#
                 case "Activation": options = #", "activation": "tanh""#
                 case "Embedding": options = #", "input_dim": 4, "output_dim": 2"#
+                case "MultiHeadAttention": options = #", "num_heads": 2"#
                 default: options = ""
                 }
                 let data = Data(#"{"type": "\#(name)"\#(options)}"#.utf8)

@@ -120,6 +120,7 @@ public enum LayerRegistry {
         ActivationLayer.SoftmaxOptions.self, Add.Options.self, Concatenate.Options.self,
         // The position-wise transformer layers (docs/transformer.md).
         Embedding.Options.self, PositionEmbedding.Options.self, LayerNormalization.Options.self, GELU.Options.self,
+        MultiHeadAttention.Options.self,
     ]
 
     private static let registered = Mutex<[any LayerOptions.Type]>([])
