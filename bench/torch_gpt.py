@@ -25,7 +25,7 @@ every validation window) and a final `RESULT framework=pytorch ...` line (train_
 of the training steps only, evaluations excluded).
 
 Usage: python torch_gpt.py [--steps 1000] [--eval-at 250,500,1000] [--batch-size 12]
-       [--context 64] [--seed 0] [--threads 2] [--data PATH] [--timing-only]
+       [--context 64] [--seed 0] [--threads 2] [--data fortunes|PATH] [--timing-only]
 """
 import argparse
 import math
