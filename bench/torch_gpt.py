@@ -12,7 +12,8 @@ Same shape, data handling and recipe as `fmctl train --model gpt-mini` (docs/tra
   (a fused flash-attention kernel); the model runs in eager mode (no torch.compile).
 Recipe (nanoGPT's small CPU preset): AdamW(betas (0.9, beta2), eps 1e-8), weight decay on
   Linear weights only (not biases, LayerNorm or embeddings), global gradient-norm clipping,
-  linear warm-up from 0 then cosine decay to --min-lr at --steps, constant after.
+  linear warm-up (step s < warmup: lr (s+1)/(warmup+1)) then cosine decay to --min-lr at
+  --steps, constant after (fmctl's LearningRateSchedule).
 Data, as fmctl's --dataset: `fortunes` (the default) is the files of /usr/share/games/fortunes
   that have a `.dat` beside them; a PATH (or text:PATH) is a file, or a folder's regular files
   (not hidden, not symlinks), sorted by name and concatenated. Non-overlapping windows at
@@ -179,10 +180,11 @@ except (RuntimeError, TypeError, ValueError):
 
 
 def learning_rate(step):
-    """The rate of the 0-based step `step`: linear from 0 over the warm-up (Keras's
-    CosineDecay with warmup_target, nanoGPT's original get_lr), then cosine to min-lr."""
+    """The rate of the 0-based step `step`, as fmctl's LearningRateSchedule and nanoGPT's
+    get_lr: linear warm-up lr * (step + 1) / (warmup + 1), then a cosine from lr to min-lr
+    at step --steps, constant after."""
     if step < args.warmup:
-        return args.lr * step / args.warmup
+        return args.lr * (step + 1) / (args.warmup + 1)
     if step >= args.steps:
         return args.min_lr
     progress = (step - args.warmup) / max(1, args.steps - args.warmup)

@@ -14,12 +14,13 @@ Curves (unless --skip-curves): --seeds seeds of each framework at batch 12 x con
 differ (init, shuffling), so only medians over seeds are compared.
 
 Usage: scripts/bench-text.py [--fmctl .build/release/fmctl] [--python python3] [--threads 2]
-       [--steps 200] [--seeds 3] [--curve-steps 1000] [--skip-curves]
+       [--steps 200] [--pairs 2] [--seeds 3] [--curve-steps 1000] [--skip-curves]
 """
 import argparse
 import csv
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -41,25 +42,30 @@ TORCH_GPT = os.path.normpath(TORCH_GPT)
 SHAPES = [(12, 64), (32, 128)]            # (batch, context)
 CURVE_SHAPE = (12, 64)
 EVAL_EVERY = 250                           # fmctl: one epoch of 250 steps per evaluation
-# nanoGPT's small CPU preset, given to both sides explicitly.
+# nanoGPT's small CPU preset, given to both sides explicitly. beta2 falls back to 0.999 (on
+# both sides) when this fmctl has no --beta2 (its AdamW's default).
 RECIPE = dict(lr=1e-3, min_lr=1e-4, warmup=100, weight_decay=0.1, beta2=0.99, clip=1.0)
+fmctl_has_beta2 = True
 if not args.skip_curves and (args.curve_steps < EVAL_EVERY or args.curve_steps % EVAL_EVERY):
     ap.error(f"--curve-steps {args.curve_steps} must be a multiple of {EVAL_EVERY}")
 work = tempfile.mkdtemp(prefix="fmctl-bench-text-")
 
 
-def fmctl_args(batch, context, steps_per_epoch, epochs, seed, run_dir):
+def fmctl_args(batch, context, steps_per_epoch, epochs, seed, run_dir, validation=True):
     """The whole `fmctl train` command line of gpt-mini (default dataset: fortunes). The
-    learning-rate schedule runs over steps_per_epoch x epochs steps."""
+    learning-rate schedule runs over steps_per_epoch x epochs steps. validation=False (speed
+    runs): no validation split, so that the epoch's duration_s is its training steps alone
+    (train_duration_s, the train phase, is empty with --no-footprint)."""
     r = RECIPE
     return [args.fmctl, "train", "--model", "gpt-mini", "--context", str(context),
             "--batch-size", str(batch), "--steps-per-epoch", str(steps_per_epoch),
             "--epochs", str(epochs), "--optimizer", "adamw", "--learning-rate", str(r["lr"]),
-            "--weight-decay", str(r["weight_decay"]), "--beta2", str(r["beta2"]),
+            "--weight-decay", str(r["weight_decay"]),
+            *(["--beta2", str(r["beta2"])] if fmctl_has_beta2 else []),
             "--clip-norm", str(r["clip"]), "--lr-schedule", "cosine",
             "--warmup-steps", str(r["warmup"]), "--min-learning-rate", str(r["min_lr"]),
             "--threads", str(args.threads), "--seed", str(seed), "--run-dir", run_dir,
-            "--no-footprint"]
+            "--no-footprint"] + ([] if validation else ["--validation-split", "0"])
 
 
 def torch_args(batch, context, steps, seed, eval_at):
@@ -128,12 +134,14 @@ def epochs_csv(run_dir, name):
 def fmctl_speed(batch, context, seed, i):
     name = f"fmctl-b{batch}-t{context}-{i}"
     run_dir = os.path.join(work, name)
-    _, rss = run(name, fmctl_args(batch, context, args.steps, 1, seed, run_dir))
+    _, rss = run(name, fmctl_args(batch, context, args.steps, 1, seed, run_dir, validation=False))
     row = epochs_csv(run_dir, name)[0]
+    # The train phase when recorded, else the epoch (which has no validation phase here).
+    seconds = row.get("train_duration_s") or row.get("duration_s")
     try:
-        train_s = float(row["train_duration_s"])
-    except (KeyError, ValueError):
-        sys.exit(f"bench-text: {name}: epochs.csv has no train_duration_s ({row.get('train_duration_s')!r})")
+        train_s = float(seconds)
+    except (TypeError, ValueError):
+        sys.exit(f"bench-text: {name}: epochs.csv has neither train_duration_s nor duration_s ({seconds!r})")
     return args.steps * batch * context / train_s, rss
 
 
@@ -152,10 +160,21 @@ def fmt_ratio(values):
 
 if not os.access(args.fmctl, os.X_OK):
     sys.exit(f"bench-text: no fmctl at {args.fmctl} (swift build -c release, or --fmctl PATH)")
+help_out = subprocess.run([args.fmctl, "train", "--help"], capture_output=True, text=True)
+known = set(re.findall(r"--[a-z0-9][a-z0-9-]*", help_out.stdout + help_out.stderr))
+if "--beta2" not in known:
+    fmctl_has_beta2 = False
+    RECIPE["beta2"] = 0.999
+missing = [o for o in fmctl_args(1, 1, 1, 1, 0, "x") if o.startswith("--") and o not in known]
+if missing:
+    sys.exit(f"bench-text: `{args.fmctl} train --help` lists no {', '.join(missing)}; this script "
+             f"needs fmctl's gpt-mini training options (see fmctl_args() in scripts/bench-text.py)")
 _, torch_floor = run("import-torch", [args.python, "-c", "import torch"])
 
 print(f"gpt-mini: fmctl ({args.fmctl}) vs PyTorch ({args.python} {os.path.relpath(TORCH_GPT)}), "
       f"threads {args.threads}, fortunes")
+if not fmctl_has_beta2:
+    print("  (this fmctl has no --beta2: both sides run AdamW with beta2 0.999, fmctl's default)")
 print(f"speed: {args.steps} training steps per run, fmctl and PyTorch alternated, {args.pairs} pairs per shape")
 print(f"  (PyTorch's floor: `import torch` alone peaks at {torch_floor:.0f} MB RSS)", flush=True)
 summary = []

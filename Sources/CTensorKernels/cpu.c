@@ -26,3 +26,20 @@ int fm_kernels_use_avx2(int enabled) {
 int fm_kernels_thread_choice(void) { return thread_choice; }
 
 void fm_kernels_set_thread_choice(int choice) { thread_choice = choice; }
+
+/* Whether the CPU and the OS support the AVX-512 subsets OpenBLAS's SkylakeX kernels use
+ * (F, CD, BW, DQ, VL). The compiler's check reads CPUID and whether the OS saves the AVX-512
+ * state (XGETBV). */
+int fm_cpu_has_avx512_skylakex(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl");
+#else
+    return 0;
+#endif
+}
+
+/* Whether the CPU has AVX2 and FMA (OpenBLAS's Haswell kernels). */
+int fm_cpu_has_avx2_fma(void) { return avx2_fma; }

@@ -6,6 +6,9 @@ import Foundation
 import Models
 import Tensor
 
+// The same OpenBLAS kernel as fmctl itself runs (docs/architecture.md, "OpenBLAS's kernel").
+BLAS.restartWithTunedEnvironment(idleThreads: false)
+
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
 /// Best wall time of `reps` runs of `body` (after one warm-up).

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Footprint
 import Models
+import Tensor
 
 @main
 struct Fmctl: ParsableCommand {
@@ -33,25 +34,24 @@ struct Fmctl: ParsableCommand {
     }
 }
 
-/// OpenBLAS's worker threads spin (sched_yield) for 2^28 cycles after every call before they
-/// sleep. Between the GEMMs of a training step fmctl runs its own parallel kernels, and the
-/// spinning workers take the cores those kernels need: measured on a 2-core VM (alternated
-/// runs of one epoch), OPENBLAS_THREAD_TIMEOUT=4 (sleep at once) cut the process's CPU time
-/// from 14-16 s to 12.5 s, the energy a CPU model charges for, and the epoch by a few per
-/// cent. OpenBLAS reads the variable when it is loaded, before `main`, so fmctl sets it and
-/// executes itself again, once; a value the user set is left alone, and if the exec fails
-/// fmctl simply runs as it is. Only the commands that run the model do this: the others use
-/// no BLAS, and `footprint measure` must hand the command it measures the user's environment.
+/// OpenBLAS reads two settings only when it is loaded, before `main`, so the commands that
+/// run a model execute themselves again once with them set (a value the user set is kept):
+///
+/// - `OPENBLAS_THREAD_TIMEOUT=4`. OpenBLAS's worker threads spin (sched_yield) for 2^28
+///   cycles after every call before they sleep. Between the GEMMs of a training step fmctl
+///   runs its own parallel kernels, and the spinning workers take the cores those kernels
+///   need: measured on a 2-core VM (alternated runs of one epoch), sleeping at once cut the
+///   process's CPU time from 14-16 s to 12.5 s, the energy a CPU model charges for, and the
+///   epoch by a few per cent.
+/// - `OPENBLAS_CORETYPE`, only where OpenBLAS fell back to a pre-AVX2 kernel on a CPU that
+///   has AVX2 or AVX-512 (`BLAS.betterCoreType`; docs/architecture.md, "OpenBLAS's kernel").
+///
+/// The other commands use no BLAS, and `footprint measure` must hand the command it measures
+/// the user's environment.
 func restartWithIdleBLASThreads() {
-    let modelCommands: Set = ["train", "evaluate", "predict", "generate"]
-    guard CommandLine.arguments.count > 1, modelCommands.contains(CommandLine.arguments[1]),
-          getenv("OPENBLAS_THREAD_TIMEOUT") == nil else { return }
-    setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1)
-    var argv: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) }
-    argv.append(nil)
-    execv("/proc/self/exe", argv)
-    // Only reached when exec failed: go on with OpenBLAS's defaults.
-    for p in argv { free(p) }
+    let modelCommands: Set = ["train", "evaluate", "predict", "generate", "compress"]
+    guard CommandLine.arguments.count > 1, modelCommands.contains(CommandLine.arguments[1]) else { return }
+    BLAS.restartWithTunedEnvironment(idleThreads: true)
 }
 
 /// Runs a command body, turning the project's error types into one line on stderr and

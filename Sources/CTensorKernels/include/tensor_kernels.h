@@ -65,6 +65,9 @@ void fm_parallel_run(long pieces, int threads, void (*body)(void *, long), void 
  * (backward 1; out may alias dy); exact erf form, or the tanh form when approximate. */
 void fm_gelu(const float *x, const float *dy, float *out, long begin, long end, int approximate, int backward);
 
+/* CPU features that decide which OpenBLAS kernels the CPU can run (Tensor's BLAS tuning). */
+int fm_cpu_has_avx512_skylakex(void);
+int fm_cpu_has_avx2_fma(void);
 int fm_kernels_avx2_enabled(void);
 
 /* Turns the AVX2+FMA versions off (0) or back on where the CPU has them (1) for the calling
