@@ -284,7 +284,8 @@ struct Train: ParsableCommand {
         _ = distributed.anyProcessFailed(session.failure != nil)
         if let error = session.failure { throw error }
         switch result.outcome {
-        case .completed: _ = net.evaluate(data.test, batchSize: batchSize / distributed.size, group: distributed.trainingGroup)
+        case .completed:
+            if data.test.count > 0 { _ = net.evaluate(data.test, batchSize: batchSize / distributed.size, group: distributed.trainingGroup) }
         case .stopped: throw ExitCode(130)
         case .nonFiniteLoss: throw ExitCode(65)
         }
@@ -342,6 +343,12 @@ struct Train: ParsableCommand {
         }
         if let error = session.failure { throw error }
         switch result.outcome {
+        case .completed where data.test.count == 0:
+            // Text with --validation-split 0: no windows to evaluate (a mean over none is no figure).
+            try session.saveCheckpoint()
+            try folder.finish(status: .completed, measurement: tracker?.provenance)
+            print("no validation windows (--validation-split 0): the final evaluation is skipped")
+            print(RunReport.summaryLine(folder.record))
         case .completed:
             let t0 = Date()
             let test = net.evaluate(data.test, batchSize: batchSize / (distributed?.size ?? 1), group: distributed?.trainingGroup)

@@ -74,8 +74,14 @@ import Testing
     @Test func fineTuningAnotherShapeNamesTheLayerAndWritesNothing() throws {
         let work = TemporaryDirectory()
         try work.write("corpus.txt", Self.corpus())
-        expectSuccess(try Fmctl.run(Self.trainArguments("pre", corpus: "corpus.txt", extra: ["--epochs", "1", "--steps-per-epoch", "2"]),
-                                    in: work.path, timeout: 300))
+        // No validation windows: the final evaluation is skipped, not a NaN.
+        let pre = try Fmctl.run(Self.trainArguments("pre", corpus: "corpus.txt", extra: ["--epochs", "1", "--steps-per-epoch", "2",
+                                                                                          "--validation-split", "0"]),
+                                in: work.path, timeout: 300)
+        expectSuccess(pre)
+        #expect(pre.stdout.contains("the final evaluation is skipped"), "\(pre.stdout)")
+        #expect(!pre.stdout.contains("nan"), "\(pre.stdout)")
+        #expect(try work.json("pre/run.json")["status"] as? String == "completed")
         // Context 32: the position embedding has 32 rows, the checkpoint's 16.
         var arguments = Self.trainArguments("fine", corpus: "corpus.txt", extra: ["--init-from", "pre"])
         arguments[arguments.firstIndex(of: "16")!] = "32"
