@@ -64,6 +64,9 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("validation-split"), parsing: .unconditional, help: "Fraction of the training data, taken from its end, held out for validation.")
     var validationSplit = 0.1
 
+    @Option(name: .customLong("log-every"), parsing: .unconditional, help: ArgumentHelp("Also print a progress line every N steps: the epoch's running loss, throughput and the energy of those N steps.", valueName: "n"))
+    var logEvery: Int?
+
     @Option(parsing: .unconditional, help: "Seed for the initial weights and the shuffling.")
     var seed: UInt64 = 0
 
@@ -103,6 +106,7 @@ struct Train: ParsableCommand {
                 throw ValidationError("--context must be in 1...\(ModelDescription.maximumSize), got \(context)")
             }
         }
+        if let logEvery, logEvery < 1 { throw ValidationError("--log-every must be a positive number of steps, got \(logEvery)") }
         if !freeze.isEmpty, initFrom == nil {
             throw ValidationError("--freeze keeps loaded weights; it needs --init-from RUN")
         }
@@ -334,6 +338,8 @@ struct Train: ParsableCommand {
                                       flopsPerSample: net.flopsPerSample.training, seed: seed, distributed: distributed)
         session.position = start
         session.progress.bitsPerByte = data.text != nil
+        session.logEvery = logEvery
+        session.tokensPerSample = data.text?.context
         session.objective = data.text?.objective
         let result = net.fit(data.train, epochs: epochs, batchSize: batchSize, validationSplit: validationSplit,
                              shuffle: true, stepsPerEpoch: stepsPerEpoch, seed: seed, from: start, observer: session,
@@ -505,6 +511,45 @@ final class TrainingSession: TrainingObserver {
         progress.epochBegan(epoch, of: epochs)
         phases = [:]
         attempt { try tracker?.beginWindow("epoch-\(epoch)") }
+        if logEvery != nil { beginStepsWindow(at: 0, seconds: 0) }
+    }
+
+    // `--log-every N`: a line every N steps with the energy of those steps, this host's
+    // (read from a window of its own; no collective, so under mpirun it is rank 0's host).
+    var logEvery: Int?
+    /// Bytes per sample of a text model (its context), for tokens per second.
+    var tokensPerSample: Int?
+    private var stepsWindow: (batch: Int, seconds: Double)?
+
+    private func beginStepsWindow(at batch: Int, seconds: Double) {
+        stepsWindow = (batch, seconds)
+        attempt { try tracker?.beginWindow("steps") }
+    }
+
+    private func logSteps(_ logs: BatchLogs) {
+        guard let every = logEvery, logs.batch % every == 0 || logs.batch == logs.batches, let window = stepsWindow else { return }
+        var energy: EnergyMeasurement?
+        attempt { energy = try tracker?.endWindow("steps") }
+        // A resumed epoch's clock starts at its first new batch.
+        let first = max(window.batch, logs.startBatch)
+        let steps = logs.batch - first, seconds = logs.seconds - window.seconds
+        var line = "step \(logs.batch)/\(logs.batches) - loss: " + String(format: "%.4f", logs.loss)
+        if progress.bitsPerByte { line += String(format: " - bits_per_byte: %.4f", logs.loss / log(2)) }
+        line += String(format: " - accuracy: %.4f", logs.accuracy)
+        if seconds > 0, steps > 0 {
+            line += String(format: " - %.0f ms/step", seconds / Double(steps) * 1000)
+            if let tokens = tokensPerSample, logs.batch > 0 {
+                let samplesPerStep = Double(logs.samples) / Double(logs.batch)
+                line += " - \(formatCount(Int(samplesPerStep * Double(tokens) * Double(steps) / seconds))) tokens/s"
+            }
+        }
+        if let energy {
+            line += " - energy: \(RunReport.figure(energy.energyJoules)) J (\(energy.source.rawValue)) over \(steps) step(s)"
+        }
+        if progress.live { print("\r\u{1B}[K", terminator: "") }
+        print(line)
+        fflush(nil)
+        beginStepsWindow(at: logs.batch, seconds: logs.seconds)
     }
 
     func phaseBegan(_ phase: TrainingPhase, epoch: Int) {
@@ -525,11 +570,16 @@ final class TrainingSession: TrainingObserver {
     }
 
     func batchEnded(_ logs: BatchLogs) -> TrainingControl {
+        logSteps(logs)
         progress.batchEnded(logs)
         return interruptCount.load(ordering: .relaxed) > 0 || failure != nil ? .stop : .proceed
     }
 
     func epochEnded(_ logs: EpochLogs) -> TrainingControl {
+        if stepsWindow != nil {
+            attempt { _ = try tracker?.endWindow("steps") }
+            stepsWindow = nil
+        }
         var suffix = ""
         let m = endWindow("epoch-\(logs.epoch)", addToRun: true)
         if let distributed, !distributed.weightsAgree(model), failure == nil {

@@ -24,8 +24,13 @@ import Testing
     @Test func gptMini_trainsGeneratesEvaluatesAndFineTunes() throws {
         let work = TemporaryDirectory()
         try work.write("corpus.txt", Self.corpus())
-        let train = try Fmctl.run(Self.trainArguments("pre", corpus: "corpus.txt"), in: work.path, timeout: 300)
+        let train = try Fmctl.run(Self.trainArguments("pre", corpus: "corpus.txt", extra: ["--log-every", "10"]), in: work.path, timeout: 300)
         expectSuccess(train)
+        // --log-every: steps 10, 20 and the epoch's last (25), twice, with throughput and energy.
+        let stepLines = train.stdout.split(separator: "\n").filter { $0.hasPrefix("step ") }
+        #expect(stepLines.count == 6, "\(train.stdout)")
+        #expect(stepLines.first?.hasPrefix("step 10/25 - loss: ") == true)
+        #expect(stepLines.allSatisfy { $0.contains("tokens/s") && $0.contains(" J (estimate) over ") }, "\(stepLines)")
         #expect(train.stdout.contains("windows of 16 bytes (causal-lm)"), "\(train.stdout)")
         #expect(train.stdout.contains("bits_per_byte"), "\(train.stdout)")
         #expect(train.stdout.contains("nats/byte"), "\(train.stdout)")
