@@ -79,7 +79,8 @@ final class RowDense: SoftmaxFusable {
 }
 
 /// Sequences of `T` rows of `F` features, each row's label the argmax of its first `C`
-/// features; every third row (by a fixed pattern) ignored (-1).
+/// features; a row ignored (-1) with probability 1 / `ignoreEvery`, so samples differ in
+/// their counted rows.
 func syntheticSequences(count: Int, T: Int = 4, F: Int = 5, C: Int = 3, seed: UInt64 = 1, ignoreEvery: Int = 3) -> ArrayBatchSource {
     var rng = Xoshiro256(seed: seed)
     var x = [Float](repeating: 0, count: count * T * F)
@@ -88,7 +89,7 @@ func syntheticSequences(count: Int, T: Int = 4, F: Int = 5, C: Int = 3, seed: UI
         for f in 0..<F { x[r * F + f] = rng.nextUnitFloat() * 2 - 1 }
         var best = 0
         for c in 1..<C where x[r * F + c] > x[r * F + best] { best = c }
-        y[r] = ignoreEvery > 0 && (r * 7) % ignoreEvery == 0 ? -1 : Int32(best)
+        y[r] = ignoreEvery > 0 && rng.nextUnitFloat() * Float(ignoreEvery) < 1 ? -1 : Int32(best)
     }
     return ArrayBatchSource(inputs: x, labels: y, sampleShape: [T, F], classCount: C, labelsPerSample: T)
 }
