@@ -10,6 +10,13 @@ void fm_adam_update(float *restrict w, const float *restrict g, float *restrict 
                     float *restrict v, long begin, long end,
                     float alpha, float c1, float c2, float eps);
 
+/* One AdamW step (PyTorch's form) over [begin, end): decay, moments, bias-corrected update
+ * (adam.c); step = lr / (1 - beta1^t), bc2 = sqrt(1 - beta2^t), decay = 1 - lr * weight_decay
+ * (1 for parameters that do not decay), c1 = 1 - beta1, c2 = 1 - beta2. */
+void fm_adamw_update(float *restrict w, const float *restrict g, float *restrict m,
+                     float *restrict v, long begin, long end,
+                     float step, float bc2, float decay, float beta2, float c1, float c2, float eps);
+
 /* The fused first block of an image model, Conv2D (stride 1, valid, ReLU) + 2x2 max-pool
  * with stride 2, on the pooled cells [cell_begin, cell_end) (cell = (b, py, px)); see
  * ConvReLUPool.swift for the shapes. Compiled twice, for AVX2+FMA and for the baseline,

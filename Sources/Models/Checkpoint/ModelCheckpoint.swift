@@ -52,7 +52,9 @@ public enum ModelCheckpoint {
                 metadata["beta_2"] = String(adamW.beta2)
                 metadata["epsilon"] = String(adamW.epsilon)
             }
-            if opt.schedule != .constant, let json = try? JSONEncoder().encode(opt.schedule) {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys   // the same state, the same bytes
+            if opt.schedule != .constant, let json = try? encoder.encode(opt.schedule) {
                 metadata["learning_rate_schedule"] = String(decoding: json, as: UTF8.self)
             }
             for (name, buffer) in opt.stateArrays {

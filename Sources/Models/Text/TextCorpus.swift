@@ -149,6 +149,8 @@ public struct TextWindows: LabeledBatchSource, Sendable {
     public var sampleShape: [Int] { [context] }
     public var classCount: Int { 256 }
     public var labelsPerSample: Int { context }
+    /// Only a masked window has positions without a target.
+    public var mayIgnoreLabels: Bool { objective == .masked }
     /// Input ids the model's embedding must hold: the bytes, and the mask id for a masked model.
     public var inputVocabulary: Int { objective == .masked ? 257 : 256 }
     /// Tokens one window trains on: every position (causal) or the chosen ones (masked, on average).

@@ -12,6 +12,9 @@ public protocol LabeledBatchSource {
     /// classifier, the context length for a language model; docs/transformer.md). A negative
     /// label is ignored by the loss and the metrics.
     var labelsPerSample: Int { get }
+    /// Whether some labels may be negative (ignored). False lets a data-parallel `fit` know
+    /// every process's counted rows without a sum over the group (docs/transformer.md).
+    var mayIgnoreLabels: Bool { get }
     /// Writes the samples at `indices` into `inputs` (indices.count * sample size floats) and
     /// their labels into `labels` (indices.count * labelsPerSample).
     func fillBatch(indices: UnsafeBufferPointer<Int>, inputs: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>)
@@ -20,6 +23,8 @@ public protocol LabeledBatchSource {
 extension LabeledBatchSource {
     /// One label per sample.
     public var labelsPerSample: Int { 1 }
+    /// Unless a source says otherwise, some labels may be ignored.
+    public var mayIgnoreLabels: Bool { true }
 }
 
 /// A batch source over Float arrays, for small data made in code (tests, examples).
@@ -29,6 +34,7 @@ public struct ArrayBatchSource: LabeledBatchSource, Sendable {
     public let sampleShape: [Int]
     public let classCount: Int
     public let labelsPerSample: Int
+    public let mayIgnoreLabels: Bool
 
     /// - Parameters:
     ///   - inputs: the samples, one after another.
@@ -43,6 +49,7 @@ public struct ArrayBatchSource: LabeledBatchSource, Sendable {
         self.labels = labels
         self.sampleShape = sampleShape
         self.labelsPerSample = labelsPerSample
+        mayIgnoreLabels = labels.contains { $0 < 0 }
         self.classCount = classCount ?? Int((labels.max() ?? 0) + 1)
     }
 
@@ -63,6 +70,8 @@ public struct ArrayBatchSource: LabeledBatchSource, Sendable {
 
 extension LabeledImages: LabeledBatchSource {
     public var sampleShape: [Int] { [height, width, channels] }
+    /// Image labels are bytes: never negative.
+    public var mayIgnoreLabels: Bool { false }
 
     public func fillBatch(indices: UnsafeBufferPointer<Int>, inputs: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) {
         fillBatch(indices: indices, images: inputs, labels: labels)

@@ -162,10 +162,11 @@ extension Model {
                 if let world {
                     // The global batch's mean is over the rows counted on every process: each
                     // process's loss gradient (a mean over its own counted rows) is weighted by
-                    // its counted rows over the group's, which one sum before the step gives
-                    // (for images, its share of the batch; docs/architecture.md).
-                    let local = share.isEmpty ? 0 : countedLabels(batch: share.count)
-                    let global = world.sum(count: local)
+                    // its counted rows over the group's, which one sum before the step gives,
+                    // or, when no label can be ignored, its share of the batch (docs/architecture.md).
+                    let ignoring = data.mayIgnoreLabels
+                    let local = ignoring ? (share.isEmpty ? 0 : countedLabels(batch: share.count)) : share.count * rowsPerSample
+                    let global = ignoring ? world.sum(count: local) : n * rowsPerSample
                     r = world.sum(trainStep(batch: share.count, gradientScale: global > 0 ? Float(local) / Float(global) : 0))
                 } else {
                     r = trainStep(batch: share.count)

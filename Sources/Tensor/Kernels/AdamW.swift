@@ -1,3 +1,4 @@
+import CTensorKernels
 import Foundation
 
 /// One AdamW step over `count` parameters in PyTorch's form (`torch.optim.AdamW`), one
@@ -9,7 +10,8 @@ import Foundation
 ///     w -= stepSize * m / (sqrt(v) / biasCorrection2Root + epsilon)
 ///
 /// with `stepSize = lr / (1 - beta1^t)` and `biasCorrection2Root = sqrt(1 - beta2^t)`.
-/// Split over the worker pool for large counts, like `adamUpdate`.
+/// Split over the worker pool for large counts, like `adamUpdate`; the C kernel
+/// (`fm_adamw_update`, adam.c) runs four lanes at a time.
 package func adamWUpdate(
     parameters w: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>,
     m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
@@ -27,16 +29,8 @@ package func adamWUpdate(
     runPieces(&job, pieces: split.pieces) { context, i in
         let j = context!.assumingMemoryBound(to: Job.self).pointee
         let r = j.split.range(i)
-        let c1 = 1 - j.beta1, c2 = 1 - j.beta2
-        for k in r {
-            let gk = j.g[k]
-            let mk = j.m[k] + (gk - j.m[k]) * c1
-            let vk = j.v[k] * j.beta2 + c2 * gk * gk
-            j.m[k] = mk
-            j.v[k] = vk
-            let wk = j.w[k] * j.decay
-            j.w[k] = wk - j.stepSize * (mk / (vk.squareRoot() / j.bc2 + j.epsilon))
-        }
+        fm_adamw_update(j.w, j.g, j.m, j.v, r.lowerBound, r.upperBound, j.stepSize, j.bc2, j.decay, j.beta2,
+                        1 - j.beta1, 1 - j.beta2, j.epsilon)
     }
 }
 
