@@ -23,7 +23,7 @@ public struct RunConfiguration: Codable, Sendable, Equatable {
         case objective, initFrom = "init_from", freeze
         case weightDecay = "weight_decay", clipNorm = "clip_norm", learningRateSchedule = "lr_schedule"
         case warmupSteps = "warmup_steps", decaySteps = "decay_steps", minLearningRate = "min_learning_rate"
-        case stepsPerEpoch = "steps_per_epoch"
+        case stepsPerEpoch = "steps_per_epoch", beta1 = "beta_1", beta2 = "beta_2"
     }
 
     /// - Parameters:
@@ -95,6 +95,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var minLearningRate: Double?
     /// `--steps-per-epoch`; absent: an epoch is one pass over the training data.
     public var stepsPerEpoch: Int?
+    /// AdamW's moment decays (absent for adam and sgd).
+    public var beta1: Double?
+    public var beta2: Double?
 
     public init(model: String? = nil, modelSource: String? = nil, dataset: String? = nil, epochs: Int? = nil,
                 batchSize: Int? = nil, optimizer: String? = nil, learningRate: Double? = nil, momentum: Double? = nil,
@@ -140,6 +143,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
         decaySteps = read(.decaySteps)
         minLearningRate = read(.minLearningRate)
         stepsPerEpoch = read(.stepsPerEpoch)
+        beta1 = read(.beta1)
+        beta2 = read(.beta2)
     }
 
     /// Every setting that is set; `limit` always, null meaning all the samples.
@@ -172,6 +177,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
         try container.encodeIfPresent(decaySteps, forKey: .decaySteps)
         try container.encodeIfPresent(minLearningRate, forKey: .minLearningRate)
         try container.encodeIfPresent(stepsPerEpoch, forKey: .stepsPerEpoch)
+        try container.encodeIfPresent(beta1, forKey: .beta1)
+        try container.encodeIfPresent(beta2, forKey: .beta2)
     }
 }
 

@@ -11,6 +11,12 @@ struct OptimizerOptions: ParsableArguments {
     @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "AdamW's decoupled weight decay, on kernels only (default 0.01).")
     var weightDecay: Float?
 
+    @Option(name: .customLong("beta1"), parsing: .unconditional, help: "AdamW's first-moment decay (default 0.9).")
+    var beta1: Float?
+
+    @Option(name: .customLong("beta2"), parsing: .unconditional, help: "AdamW's second-moment decay (default 0.999; nanoGPT's small models use 0.99).")
+    var beta2: Float?
+
     @Option(name: .customLong("clip-norm"), parsing: .unconditional, help: "Clip the gradient to this global norm before each update.")
     var clipNorm: Float?
 
@@ -32,6 +38,9 @@ struct OptimizerOptions: ParsableArguments {
     func validate() throws {
         if let weightDecay, !(weightDecay >= 0 && weightDecay.isFinite) {
             throw ValidationError("--weight-decay must be a number >= 0, got \(weightDecay)")
+        }
+        for (option, value) in [("--beta1", beta1), ("--beta2", beta2)] {
+            if let value, !(value >= 0 && value < 1) { throw ValidationError("\(option) must be in [0, 1), got \(value)") }
         }
         if let clipNorm, !(clipNorm > 0 && clipNorm.isFinite) {
             throw ValidationError("--clip-norm must be a positive number, got \(clipNorm)")
@@ -56,7 +65,7 @@ struct OptimizerOptions: ParsableArguments {
 
     /// The options given, for `--resume`'s refusal (a resumed run keeps its own).
     func given() -> [(String, Bool)] {
-        [("--weight-decay", weightDecay != nil), ("--clip-norm", clipNorm != nil), ("--lr-schedule", schedule != .constant),
+        [("--weight-decay", weightDecay != nil), ("--beta1", beta1 != nil), ("--beta2", beta2 != nil), ("--clip-norm", clipNorm != nil), ("--lr-schedule", schedule != .constant),
          ("--warmup-steps", warmupSteps != 0), ("--decay-steps", decaySteps != nil),
          ("--min-learning-rate", minLearningRate != nil), ("--steps-per-epoch", stepsPerEpoch != nil)]
     }
@@ -67,7 +76,8 @@ struct OptimizerOptions: ParsableArguments {
         let opt: any Optimizer
         switch name {
         case .adam: opt = Adam(learningRate: learningRate ?? 0.001)
-        case .adamw: opt = AdamW(learningRate: learningRate ?? 0.001, weightDecay: weightDecay ?? 0.01)
+        case .adamw: opt = AdamW(learningRate: learningRate ?? 0.001, beta1: beta1 ?? 0.9, beta2: beta2 ?? 0.999,
+                                 weightDecay: weightDecay ?? 0.01)
         case .sgd: opt = SGD(learningRate: learningRate ?? 0.01, momentum: momentum, nesterov: nesterov)
         }
         opt.schedule = LearningRateSchedule(kind: schedule, warmupSteps: warmupSteps,
@@ -79,6 +89,8 @@ struct OptimizerOptions: ParsableArguments {
     /// Records the settings in run.json's config.
     func record(_ opt: any Optimizer, in config: inout TrainingConfiguration) {
         config.weightDecay = (opt as? AdamW).map { Double($0.weightDecay) }
+        config.beta1 = (opt as? AdamW).map { Double($0.beta1) }
+        config.beta2 = (opt as? AdamW).map { Double($0.beta2) }
         config.clipNorm = clipNorm.map(Double.init)
         config.learningRateSchedule = opt.schedule.kind.rawValue
         config.warmupSteps = opt.schedule.warmupSteps

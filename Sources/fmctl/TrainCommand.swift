@@ -121,8 +121,9 @@ struct Train: ParsableCommand {
             throw ValidationError("--learning-rate must be a positive number, got \(learningRate)")
         }
         guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1), got \(momentum)") }
-        if optimization.weightDecay != nil, optimizer != .adamw {
-            throw ValidationError("--weight-decay needs --optimizer adamw")
+        for (option, given) in [("--weight-decay", optimization.weightDecay != nil), ("--beta1", optimization.beta1 != nil),
+                                ("--beta2", optimization.beta2 != nil)] where given && optimizer != .adamw {
+            throw ValidationError("\(option) needs --optimizer adamw")
         }
         if resume != nil, let option = settingsGivenWithResume().first {
             throw ValidationError("\(option) cannot be combined with --resume: a resumed run keeps its own settings "

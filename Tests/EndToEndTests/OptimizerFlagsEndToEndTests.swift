@@ -8,7 +8,7 @@ import Testing
         let work = TemporaryDirectory()
         try Datasets.synthetic(in: work.file("data"), train: 120, test: 20)
         let result = try Fmctl.run(["train", "--model", "mlp", "--dataset", "data", "--epochs", "2", "--threads", "1",
-                                    "--batch-size", "16", "--optimizer", "adamw", "--weight-decay", "0.05", "--clip-norm", "1",
+                                    "--batch-size", "16", "--optimizer", "adamw", "--weight-decay", "0.05", "--beta2", "0.99", "--clip-norm", "1",
                                     "--lr-schedule", "cosine", "--warmup-steps", "2", "--min-learning-rate", "0.0001",
                                     "--steps-per-epoch", "5", "--no-footprint", "--run-dir", "run"], in: work.path)
         expectSuccess(result)
@@ -19,6 +19,7 @@ import Testing
         #expect(config["optimizer"] as? String == "adamw")
         #expect(abs((config["weight_decay"] as? Double ?? 0) - 0.05) < 1e-8)
         #expect(config["clip_norm"] as? Double == 1)
+        #expect(abs((config["beta_2"] as? Double ?? 0) - 0.99) < 1e-7 && config["beta_1"] as? Double == 0.9)
         #expect(config["lr_schedule"] as? String == "cosine" && config["warmup_steps"] as? Int == 2)
         #expect(config["decay_steps"] as? Int == 10)   // 2 epochs of 5 steps
         #expect(abs((config["min_learning_rate"] as? Double ?? 0) - 0.0001) < 1e-10)
@@ -34,6 +35,8 @@ import Testing
         (["--lr-schedule", "cosine", "--warmup-steps", "10", "--decay-steps", "5"], "--decay-steps must be larger"),
         (["--lr-schedule", "cosine", "--min-learning-rate", "-0.5"], "--min-learning-rate"),
         (["--steps-per-epoch", "0"], "--steps-per-epoch"),
+        (["--beta2", "0.99"], "--beta2 needs --optimizer adamw"),
+        (["--optimizer", "adamw", "--beta1", "1"], "--beta1 must be in [0, 1)"),
         (["--lr-schedule", "linear"], "--lr-schedule"),
     ])
     func badValues_areUsageErrors(arguments: [String], mentions: String) throws {
