@@ -19,7 +19,7 @@ import Testing
         #expect(config["optimizer"] as? String == "adamw")
         #expect(abs((config["weight_decay"] as? Double ?? 0) - 0.05) < 1e-8)
         #expect(config["clip_norm"] as? Double == 1)
-        #expect(abs((config["beta_2"] as? Double ?? 0) - 0.99) < 1e-7 && config["beta_1"] as? Double == 0.9)
+        #expect(abs((config["beta_2"] as? Double ?? 0) - 0.99) < 1e-7 && abs((config["beta_1"] as? Double ?? 0) - 0.9) < 1e-7)
         #expect(config["lr_schedule"] as? String == "cosine" && config["warmup_steps"] as? Int == 2)
         #expect(config["decay_steps"] as? Int == 10)   // 2 epochs of 5 steps
         #expect(abs((config["min_learning_rate"] as? Double ?? 0) - 0.0001) < 1e-10)
