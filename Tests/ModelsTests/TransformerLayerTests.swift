@@ -401,6 +401,11 @@ private func values(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
         _ = try dense.build(inputShape: [5, 8])
         #expect(dense.flopsPerSample == LayerFLOPs(forward: 2 * 8 * 6 * 5, weightGradient: 2 * 8 * 6 * 5, inputGradient: 2 * 8 * 6 * 5))
         #expect(dense.parameters == [ParameterSpec(name: "kernel", shape: [8, 6]), ParameterSpec(name: "bias", shape: [6])])
+        // Adam is fused into backward for a flat input only (the many-rows backward stores the gradient).
+        #expect(dense.fusedParameterCount == 0)
+        let flat = Dense(units: 6)
+        _ = try flat.build(inputShape: [8])
+        #expect(flat.fusedParameterCount == 48)
     }
 
     // MARK: Bad input
