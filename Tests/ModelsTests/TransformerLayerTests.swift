@@ -218,6 +218,25 @@ private func values(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
         #expect(checkModelGradients(m, data, batch: 4) == m.parameterCount)
     }
 
+    /// Adam trains the sequence graph: the head Dense runs Adam inside its backward, the
+    /// sequence Dense layers store their gradients for the optimiser; on a task the tokens
+    /// decide (the class is the first token mod 3) the loss falls well below chance (ln 3).
+    @Test func adamTrainsTheSequenceGraph() throws {
+        let m = try ModelDescription.parse(Data(Self.sequenceModelJSON.utf8)).makeModel(seed: 5)
+        m.compile(optimizer: Adam(learningRate: 0.01))
+        #expect(m.plannedFusions.filter { $0.hasSuffix("update inside backward") }.map { $0.prefix { $0 != ":" } } == ["head"])
+        var g = SplitMix64(seed: 12)
+        let tokens = (0..<(32 * 5)).map { _ in Float(Int.random(in: 0..<11, using: &g)) }
+        let labels = (0..<32).map { Int32(Int(tokens[$0 * 5]) % 3) }
+        let data = ArrayBatchSource(inputs: tokens, labels: labels, sampleShape: [5], classCount: 3)
+        m.prepare(maxBatch: 32)
+        Array(0..<32).withUnsafeBufferPointer { m.fill(data, indices: $0) }
+        var losses: [Double] = []
+        for _ in 0..<60 { losses.append(m.trainStep(batch: 32).lossSum / 32) }
+        #expect(abs(losses[0] - log(3)) < 0.3)
+        #expect(losses.last! < 0.3, "losses \(losses.first!) -> \(losses.last!)")
+    }
+
     static let sequenceModelJSON = #"""
     {"name": "tiny-text", "inputs": [{"name": "tokens", "shape": [5]}],
      "layers": [
@@ -401,6 +420,11 @@ private func values(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
         _ = try dense.build(inputShape: [5, 8])
         #expect(dense.flopsPerSample == LayerFLOPs(forward: 2 * 8 * 6 * 5, weightGradient: 2 * 8 * 6 * 5, inputGradient: 2 * 8 * 6 * 5))
         #expect(dense.parameters == [ParameterSpec(name: "kernel", shape: [8, 6]), ParameterSpec(name: "bias", shape: [6])])
+        // Adam is fused into backward for a flat input only (the many-rows backward stores the gradient).
+        #expect(dense.fusedParameterCount == 0)
+        let flat = Dense(units: 6)
+        _ = try flat.build(inputShape: [8])
+        #expect(flat.fusedParameterCount == 48)
     }
 
     // MARK: Bad input

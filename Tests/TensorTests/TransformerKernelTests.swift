@@ -122,4 +122,29 @@ import Tensor
         #expect(Self.close(dtable, ref, atol: 1e-6))
         #expect(dtable[(positions * columns)...].allSatisfy { $0 == 0 })
     }
+
+    /// The many-rows Dense backward against the textbook products, with and without dinp.
+    @Test(arguments: [(rows: 1, inFeatures: 1, outFeatures: 1), (7, 5, 3), (200, 33, 70), (640, 64, 256)], [true, false])
+    func denseRowsBackwardMatchesTheTextbookGEMMs(shape: (rows: Int, inFeatures: Int, outFeatures: Int), avx2: Bool) {
+        let (rows, inFeatures, outFeatures) = shape
+        let before = fm_kernels_use_avx2(avx2 ? 1 : 0)
+        defer { fm_kernels_use_avx2(before) }
+        let x = Self.values(rows * inFeatures, seed: 31), w = Self.values(inFeatures * outFeatures, seed: 32)
+        let dy = Self.values(rows * outFeatures, seed: 33)
+        var dw = [Float](repeating: .nan, count: inFeatures * outFeatures), db = [Float](repeating: .nan, count: outFeatures)
+        var dx = [Float](repeating: .nan, count: rows * inFeatures)
+        var workspace = [Float](repeating: .nan, count: denseRowsBackwardWorkspaceCount(maxRows: rows, inFeatures: inFeatures, outFeatures: outFeatures))
+        denseRowsBackward(dy, x, w, dweight: &dw, dbias: &db, dinp: &dx, workspace: &workspace, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        let dwWant = Reference.gemm(transposeA: true, transposeB: false, m: inFeatures, n: outFeatures, k: rows, alpha: 1, a: x, b: dy,
+                                    beta: 0, c: [Float](repeating: 0, count: inFeatures * outFeatures))
+        let dxWant = Reference.gemm(transposeA: false, transposeB: true, m: rows, n: inFeatures, k: outFeatures, alpha: 1, a: dy, b: w,
+                                    beta: 0, c: [Float](repeating: 0, count: rows * inFeatures))
+        let dbWant = (0..<outFeatures).map { o in Float((0..<rows).reduce(0.0) { $0 + Double(dy[$1 * outFeatures + o]) }) }
+        #expect(maxAbsDiff(dw, dwWant) < 1e-5 * Float(rows).squareRoot() * 4)
+        #expect(maxAbsDiff(dx, dxWant) < 1e-5 * Float(outFeatures).squareRoot() * 4)
+        #expect(maxAbsDiff(db, dbWant) < 1e-5 * Float(rows).squareRoot() * 4)
+        var dwOnly = [Float](repeating: .nan, count: dw.count)
+        denseRowsBackward(dy, x, w, dweight: &dwOnly, dbias: &db, dinp: nil, workspace: &workspace, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        #expect(dwOnly == dw)
+    }
 }

@@ -23,7 +23,9 @@ public final class Dense: SoftmaxFusable, AdamFusedLayer, IncrementalLayer {
     private var preActivation: FloatBuffer?
     private var transposedGradient: FloatBuffer!
     var fusedAdam: FusedAdamUpdate?
-    var fusedParameterCount: Int { inFeatures * units }
+    /// Adam runs inside backward for a flat input only: a sequence layer's many rows take
+    /// `denseRowsBackward`, which stores the gradient (the optimiser then updates it).
+    var fusedParameterCount: Int { rowsPerSample == 1 ? inFeatures * units : 0 }
     private var input: UnsafePointer<Float>!
     private var stepOutput: FloatBuffer?, stepPreActivation: FloatBuffer?
 
@@ -70,7 +72,9 @@ public final class Dense: SoftmaxFusable, AdamFusedLayer, IncrementalLayer {
         output = FloatBuffer(count: maxRows * units)
         preActivation = activation.backwardNeedsInput ? FloatBuffer(count: maxRows * units) : nil
         inputGradient = needsInputGradient ? FloatBuffer(count: maxRows * inFeatures) : nil
-        transposedGradient = FloatBuffer(count: denseBackwardAdamScratchCount(maxBatch: maxRows, outFeatures: units))
+        transposedGradient = FloatBuffer(count: rowsPerSample == 1
+            ? denseBackwardAdamScratchCount(maxBatch: maxRows, outFeatures: units)
+            : denseRowsBackwardWorkspaceCount(maxRows: maxRows, inFeatures: inFeatures, outFeatures: units))
     }
 
     // input (B, ..., IN) -> output (B, ..., UNITS), as (B * rowsPerSample) rows
@@ -93,7 +97,10 @@ public final class Dense: SoftmaxFusable, AdamFusedLayer, IncrementalLayer {
         let rows = batch * rowsPerSample
         activationBackward(appliedActivation, dout, output: output.pointer, input: preActivation.map { UnsafePointer($0.pointer) },
                            rows: rows, columns: units)
-        if let a = fusedAdam {
+        if rowsPerSample > 1 {
+            denseRowsBackward(dout, input, kernel, dweight: dKernel, dbias: dBias, dinp: inputGradient?.pointer,
+                              workspace: transposedGradient.pointer, rows: rows, inFeatures: inFeatures, outFeatures: units)
+        } else if let a = fusedAdam {
             // The kernel is updated here; its slice of the gradient array is not written.
             denseBackwardAdam(dout, input, weight: kernel, m: a.m, v: a.v, dbias: dBias, dinp: inputGradient?.pointer,
                               scratch: transposedGradient.pointer, batch: rows, inFeatures: inFeatures,
