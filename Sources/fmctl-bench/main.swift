@@ -121,11 +121,15 @@ for (ab, at) in [(12, 64), (32, 128)] {
     let adout = filled(ab * at * 128), adqkv = filled(ab * at * 384)
     let apieces = AttentionGeometry.maximumPieces(threads: threads)
     let ascratch = filled(apieces * AttentionGeometry.scratchPerPiece(length: at))
+    // The sgemm kernel's calls run inside the pieces: OpenBLAS single-threaded meanwhile.
     func step(_ k: AttentionKernel) {
+        if k == .sgemm { BLAS.setThreads(1) }
         attentionForward(qkv: aqkv.pointer, probabilities: ap.pointer, dropped: nil, dropoutRate: 0, seed: 0, out: aout.pointer,
-                         scratch: ascratch.pointer, scratchPieces: apieces, geometry: ag, kernel: k)
+                         scratch: ascratch.pointer, scratchPieces: apieces, geometry: ag, kernel: k, threads: threads)
         attentionBackward(dout: adout.pointer, qkv: aqkv.pointer, probabilities: ap.pointer, dropped: nil, dropoutRate: 0,
-                          dqkv: adqkv.pointer, scratch: ascratch.pointer, scratchPieces: apieces, geometry: ag, kernel: k)
+                          dqkv: adqkv.pointer, scratch: ascratch.pointer, scratchPieces: apieces, geometry: ag, kernel: k,
+                          threads: threads)
+        if k == .sgemm { BLAS.setThreads(threads) }
     }
     var rowsBest = Double.infinity, sgemmBest = Double.infinity, aratios: [Double] = []
     for _ in 0..<5 {
