@@ -185,11 +185,15 @@ for (ab, at) in [(12, 64), (32, 128)] {
     let adout = filled(ab * at * 128), adqkv = filled(ab * at * 384)
     let apieces = AttentionGeometry.maximumPieces(threads: threads)
     let ascratch = filled(apieces * AttentionGeometry.scratchPerPiece(length: at))
-    func step(_ k: AttentionKernel) {
+    // The sgemm kernel's calls run inside the pieces: OpenBLAS single-threaded meanwhile.
+    func step(_ k: AttentionKernel, singleThreadedBLAS: Bool = true) {
+        if k == .sgemm && singleThreadedBLAS { BLAS.setThreads(1) }
         attentionForward(qkv: aqkv.pointer, probabilities: ap.pointer, dropped: nil, dropoutRate: 0, seed: 0, out: aout.pointer,
-                         scratch: ascratch.pointer, scratchPieces: apieces, geometry: ag, kernel: k)
+                         scratch: ascratch.pointer, scratchPieces: apieces, geometry: ag, kernel: k, threads: threads)
         attentionBackward(dout: adout.pointer, qkv: aqkv.pointer, probabilities: ap.pointer, dropped: nil, dropoutRate: 0,
-                          dqkv: adqkv.pointer, scratch: ascratch.pointer, scratchPieces: apieces, geometry: ag, kernel: k)
+                          dqkv: adqkv.pointer, scratch: ascratch.pointer, scratchPieces: apieces, geometry: ag, kernel: k,
+                          threads: threads)
+        if k == .sgemm && singleThreadedBLAS { BLAS.setThreads(threads) }
     }
     var rowsBest = Double.infinity, sgemmBest = Double.infinity, aratios: [Double] = []
     for _ in 0..<5 {
@@ -199,19 +203,27 @@ for (ab, at) in [(12, 64), (32, 128)] {
     aratios.sort()
     print(String(format: "attention core B=%d T=%d D=128 H=4 causal, fwd+bwd: rows kernel %.0f us  sgemm per head %.0f us  sgemm/rows %.2f (median of 5 rounds)",
                  ab, at, rowsBest * 1e6, sgemmBest * 1e6, aratios[aratios.count / 2]))
-    let layer = MultiHeadAttention(numHeads: 4, causal: true)
-    _ = try! layer.build(inputShape: [at, 128])
-    let lp = filled(layer.parameterCount), lg = filled(layer.parameterCount)
-    layer.bind(parameters: lp.pointer, gradients: lg.pointer)
-    layer.allocate(maxBatch: ab, needsInputGradient: true)
-    let lx = filled(ab * at * 128), ldy = filled(ab * at * 128)
-    let lt = best(10) {
-        _ = layer.forward(lx.pointer, batch: ab, training: true)
-        _ = layer.backward(ldy.pointer, batch: ab)
+    // The layer leaves OpenBLAS's thread count alone, so with the sgemm kernel its calls nest
+    // in the pool's pieces: timed that way too.
+    let nested = best(5) { step(.sgemm, singleThreadedBLAS: false) }
+    print(String(format: "  sgemm per head with OpenBLAS at %d thread(s) inside the pieces (as the layer runs it): %.0f us",
+                 threads, nested * 1e6))
+    for k in [AttentionKernel.rows, .sgemm] {
+        let layer = MultiHeadAttention(numHeads: 4, causal: true)
+        layer.kernel = k
+        _ = try! layer.build(inputShape: [at, 128])
+        let lp = filled(layer.parameterCount), lg = filled(layer.parameterCount)
+        layer.bind(parameters: lp.pointer, gradients: lg.pointer)
+        layer.allocate(maxBatch: ab, needsInputGradient: true)
+        let lx = filled(ab * at * 128), ldy = filled(ab * at * 128)
+        let lt = best(10) {
+            _ = layer.forward(lx.pointer, batch: ab, training: true)
+            _ = layer.backward(ldy.pointer, batch: ab)
+        }
+        let lf = layer.flopsPerSample
+        print(String(format: "  MultiHeadAttention layer fwd+bwd (%@ kernel): %.0f us  %.1f GFLOP/s", k.rawValue, lt * 1e6,
+                     Double(ab * (lf.forward + lf.weightGradient + lf.inputGradient)) / lt / 1e9))
     }
-    let lf = layer.flopsPerSample
-    print(String(format: "  MultiHeadAttention layer fwd+bwd (%@ kernel): %.0f us  %.1f GFLOP/s", layer.kernel.rawValue, lt * 1e6,
-                 Double(ab * (lf.forward + lf.weightGradient + lf.inputGradient)) / lt / 1e9))
 }
 
 // MARK: - One training step of the reference CNN, layer by layer

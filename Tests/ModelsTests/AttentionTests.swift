@@ -331,6 +331,23 @@ func drawFloats(_ n: Int, seed: UInt64) -> [Float] {
         #expect(h.layer.rng.stateWords != Xoshiro256(seed: 1).stateWords)
     }
 
+    // With dropout, both kernels draw the same masks from the same state (pair by pair, row by
+    // row), so they agree in training as they do in inference.
+    @Test(arguments: [false, true])
+    func dropoutKernelsAgree(causal: Bool) throws {
+        let c = AttentionCase(batch: 3, length: 6, width: 8, heads: 2, causal: causal, seed: 12)
+        let rows = try AttentionHarness(c, dropout: 0.4, kernel: .rows)
+        let gemm = try AttentionHarness(c, dropout: 0.4, kernel: .sgemm)
+        rows.layer.rng = Xoshiro256(seed: 9)
+        gemm.layer.rng = Xoshiro256(seed: 9)
+        let x = c.x.map(Float.init), dy = drawFloats(x.count, seed: 4)
+        let a = rows.run(x, dy: dy, training: true), b = gemm.run(x, dy: dy, training: true)
+        expectClose(a.y, b.y.map(Double.init), rel: 1e-5, abs: 1e-5, "y")
+        expectClose(a.dx, b.dx.map(Double.init), rel: 1e-5, abs: 1e-5, "dx")
+        expectClose(a.dp, b.dp.map(Double.init), rel: 1e-5, abs: 1e-5, "dp")
+        #expect(a.y != rows.forward(x, training: false))
+    }
+
     @Test func flopsPerSample() throws {
         let c = AttentionCase(batch: 1, length: 64, width: 128, heads: 4, causal: true)
         let h = try AttentionHarness(c)

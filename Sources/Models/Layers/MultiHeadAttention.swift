@@ -21,8 +21,11 @@ public final class MultiHeadAttention: Layer, StochasticLayer, IncrementalLayer 
     /// Set by the model from its seed; advanced by every training pass with dropout.
     public var rng = Xoshiro256(seed: 0)
     /// The attention core's implementation: the row kernel, which measured as fast as sgemm
-    /// per (sample, head) or faster and does half the work of a causal layer
-    /// (docs/transformer.md, "Attention kernels").
+    /// per (sample, head) or faster and does half the work of a causal layer (docs/transformer.md,
+    /// "MultiHeadAttention: computation, kernels and measurements"). With `.sgemm` the layer
+    /// leaves OpenBLAS's thread count alone, so its calls nest inside the pool's pieces: fast
+    /// with a modern OpenBLAS core, ten times slower than `.rows` at T=128 with the Prescott
+    /// core OpenBLAS picks on the development VM (measured there).
     package var kernel: AttentionKernel = .rows
 
     /// The sequence length (T) and model width (D), set by `build`.

@@ -8,9 +8,11 @@ import Foundation
 // `.rows`, a kernel of its own that walks one query row at a time and, when causal, touches
 // only the row's first t+1 keys; and `.sgemm`, three OpenBLAS calls per (sample, head) with
 // strided leading dimensions (no copies), the full T x T square masked after the fact. Both
-// spread the (sample, head) pairs over the threads, one level of threading: the sgemm calls
-// run single-threaded inside the pieces. The twin of both is the float64 reference in
-// Tests/ModelsTests/AttentionTests.swift.
+// spread the (sample, head) pairs over `threads` threads of the pool. The sgemm calls run
+// inside the pieces, so for one level of threading the caller sets OpenBLAS to one thread
+// around the call (`make bench` does); the functions leave OpenBLAS's setting alone, which is
+// global and which tests running in parallel read. The twin of both is the float64 reference
+// in Tests/ModelsTests/AttentionTests.swift.
 
 /// Which implementation of the attention core runs (see the top of this file).
 package enum AttentionKernel: String, Sendable, CaseIterable {
@@ -60,15 +62,16 @@ package struct AttentionGeometry: Sendable, Equatable {
 ///   - scratchPieces: The pieces `scratch` holds (at least 1).
 ///   - geometry: The shape.
 ///   - kernel: The implementation.
+///   - threads: The pool threads to spread the pairs over; default the BLAS thread count.
 package func attentionForward(
     qkv: UnsafePointer<Float>, probabilities: UnsafeMutablePointer<Float>, dropped: UnsafeMutablePointer<Float>?,
     dropoutRate: Float, seed: UInt64, out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-    scratchPieces: Int, geometry g: AttentionGeometry, kernel: AttentionKernel
+    scratchPieces: Int, geometry g: AttentionGeometry, kernel: AttentionKernel, threads: Int = BLAS.threads
 ) {
     var job = AttentionJob(backward: false, kernel: kernel, g: g, qkv: qkv, probabilities: probabilities, dropped: dropped,
                            rate: dropoutRate, seed: seed, out: out, dout: nil, dqkv: nil, scratch: scratch,
                            split: PieceSplit(g.batch * g.heads, pieces: 1))
-    runAttention(&job, scratchPieces: scratchPieces)
+    runAttention(&job, scratchPieces: scratchPieces, threads: threads)
 }
 
 /// Attention backward: from the gradient with respect to the concatenated heads `dout`
@@ -87,15 +90,17 @@ package func attentionForward(
 ///   - scratchPieces: The pieces `scratch` holds.
 ///   - geometry: The shape.
 ///   - kernel: The implementation.
+///   - threads: As for the forward pass.
 package func attentionBackward(
     dout: UnsafePointer<Float>, qkv: UnsafePointer<Float>, probabilities: UnsafePointer<Float>,
     dropped: UnsafePointer<Float>?, dropoutRate: Float, dqkv: UnsafeMutablePointer<Float>,
-    scratch: UnsafeMutablePointer<Float>, scratchPieces: Int, geometry g: AttentionGeometry, kernel: AttentionKernel
+    scratch: UnsafeMutablePointer<Float>, scratchPieces: Int, geometry g: AttentionGeometry, kernel: AttentionKernel,
+    threads: Int = BLAS.threads
 ) {
     var job = AttentionJob(backward: true, kernel: kernel, g: g, qkv: qkv, probabilities: UnsafeMutablePointer(mutating: probabilities),
                            dropped: dropped.map { UnsafeMutablePointer(mutating: $0) }, rate: dropoutRate, seed: 0, out: nil,
                            dout: dout, dqkv: dqkv, scratch: scratch, split: PieceSplit(g.batch * g.heads, pieces: 1))
-    runAttention(&job, scratchPieces: scratchPieces)
+    runAttention(&job, scratchPieces: scratchPieces, threads: threads)
 }
 
 /// The arguments of one attention call, reached by the pool's workers through a pointer.
@@ -251,15 +256,11 @@ private struct AttentionJob {
 }
 
 /// Splits the (sample, head) pairs into up to four pieces per thread and runs them on the
-/// pool (`fm_parallel_run`, as `runPieces` does: no closure, nothing allocated). The sgemm
-/// kernel's calls run with OpenBLAS set to one thread for the duration, so there is one level
-/// of threading.
-private func runAttention(_ job: inout AttentionJob, scratchPieces: Int) {
-    let threads = BLAS.threads
+/// pool (`fm_parallel_run`, as `runPieces` does: no closure, nothing allocated).
+private func runAttention(_ job: inout AttentionJob, scratchPieces: Int, threads: Int) {
     let pairs = job.g.batch * job.g.heads
     job.split = PieceSplit(pairs, pieces: min(max(1, scratchPieces), AttentionGeometry.maximumPieces(threads: threads)))
     let pieces = job.split.pieces
-    if job.kernel == .sgemm && threads > 1 { BLAS.setThreads(1) }
     withUnsafeMutablePointer(to: &job) { pointer in
         if pieces == 1 {
             pointer.pointee.run(piece: 0)
@@ -269,7 +270,6 @@ private func runAttention(_ job: inout AttentionJob, scratchPieces: Int) {
             }, pointer)
         }
     }
-    if job.kernel == .sgemm && threads > 1 { BLAS.setThreads(threads) }
 }
 
 /// out[j] = scale * dot(x, rows + j * stride) for j in 0..<count, each dot over `n` floats:
