@@ -45,6 +45,7 @@ bench: release
 	OPENBLAS_THREAD_TIMEOUT=4 $(SWIFT) run -c release fmctl-bench --threads $(THREADS)
 	./scripts/bench-train.py --threads $(THREADS)
 	./scripts/bench-mpi.py --threads $(THREADS)
+	./scripts/bench-text.py --threads $(THREADS)
 
 train: release
 	$(SWIFT) run -c release fmctl train --threads $(THREADS) $(ARGS)

@@ -169,6 +169,11 @@ missing = [o for o in fmctl_args(1, 1, 1, 1, 0, "x") if o.startswith("--") and o
 if missing:
     sys.exit(f"bench-text: `{args.fmctl} train --help` lists no {', '.join(missing)}; this script "
              f"needs fmctl's gpt-mini training options (see fmctl_args() in scripts/bench-text.py)")
+if subprocess.run([args.python, "-c", "import torch"], capture_output=True).returncode != 0:
+    # make bench goes on without the comparison on a machine without torch.
+    print(f"bench-text: skipped: {args.python} cannot import torch "
+          f"(python3 -m pip install torch numpy, or --python PATH); see bench/README.md")
+    sys.exit(0)
 _, torch_floor = run("import-torch", [args.python, "-c", "import torch"])
 
 print(f"gpt-mini: fmctl ({args.fmctl}) vs PyTorch ({args.python} {os.path.relpath(TORCH_GPT)}), "
