@@ -35,6 +35,7 @@ ap.add_argument("--pairs", type=int, default=2, help="fmctl/PyTorch pairs per sh
 ap.add_argument("--seeds", type=int, default=3, help="seeds per framework for the curves")
 ap.add_argument("--curve-steps", type=int, default=1000, help="a multiple of 250")
 ap.add_argument("--skip-curves", action="store_true")
+ap.add_argument("--skip-speed", action="store_true")
 args = ap.parse_args()
 args.fmctl = os.path.abspath(args.fmctl)
 TORCH_GPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench", "torch_gpt.py")
@@ -183,7 +184,7 @@ if not fmctl_has_beta2:
 print(f"speed: {args.steps} training steps per run, fmctl and PyTorch alternated, {args.pairs} pairs per shape")
 print(f"  (PyTorch's floor: `import torch` alone peaks at {torch_floor:.0f} MB RSS)", flush=True)
 summary = []
-for batch, context in SHAPES:
+for batch, context in ([] if args.skip_speed else SHAPES):
     pairs = []
     for i in range(args.pairs):
         f_tps, f_rss = fmctl_speed(batch, context, i, i)
@@ -194,16 +195,18 @@ for batch, context in SHAPES:
               f"{t_rss:6.0f} MB | fmctl/PyTorch {f_tps / t_tps:.2f}x speed, {f_rss / t_rss:.2f}x RSS",
               flush=True)
     summary.append((batch, context, pairs))
-print()
-print("shape          fmctl tok/s  PyTorch tok/s  speed fmctl/PT  fmctl RSS MB  PyTorch RSS MB  RSS fmctl/PT")
+if summary:
+    print()
+    print("shape          fmctl tok/s  PyTorch tok/s  speed fmctl/PT  fmctl RSS MB  PyTorch RSS MB  RSS fmctl/PT")
 for batch, context, pairs in summary:
     print(f"{batch:2d} x {context:3d}     {statistics.median(p[0] for p in pairs):11.0f}  "
           f"{statistics.median(p[2] for p in pairs):13.0f}  "
           f"{fmt_ratio([p[0] / p[2] for p in pairs]):>14s}  "
           f"{max(p[1] for p in pairs):12.0f}  {max(p[3] for p in pairs):14.0f}  "
           f"{fmt_ratio([p[1] / p[3] for p in pairs]):>12s}")
-print("(tokens/s: median over the pairs; speed ratio: median of the per-pair ratios; RSS: the "
-      "largest run's peak, ratio: median of the per-pair ratios)")
+if summary:
+    print("(tokens/s: median over the pairs; speed ratio: median of the per-pair ratios; RSS: the "
+          "largest run's peak, ratio: median of the per-pair ratios)")
 
 if args.skip_curves:
     sys.exit(0)
