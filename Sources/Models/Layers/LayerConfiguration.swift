@@ -118,6 +118,7 @@ public enum LayerRegistry {
         Conv2D.Options.self, MaxPool2D.Options.self, Flatten.Options.self, Dense.Options.self,
         Dropout.Options.self, ActivationLayer.Options.self, ActivationLayer.ReLUOptions.self,
         ActivationLayer.SoftmaxOptions.self, Add.Options.self, Concatenate.Options.self,
+        QuantizedDense.Options.self, QuantizedConv2D.Options.self, LowRankDense.Options.self,
     ]
 
     private static let registered = Mutex<[any LayerOptions.Type]>([])
