@@ -10,7 +10,7 @@ struct Fmctl: ParsableCommand {
         commandName: "fmctl",
         abstract: "Train neural networks fast on OpenBLAS and account for each epoch's energy, CO2e and cost.",
         version: version,
-        subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, FootprintCommand.self])
+        subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, Compress.self, FootprintCommand.self])
 
     /// ArgumentParser's `main`, except that a parsing or validation error is one line on stderr
     /// (`fmctl: --epochs must be ...`, exit 64) instead of the message, the usage and a hint:
@@ -43,7 +43,7 @@ struct Fmctl: ParsableCommand {
 /// fmctl simply runs as it is. Only the commands that run the model do this: the others use
 /// no BLAS, and `footprint measure` must hand the command it measures the user's environment.
 func restartWithIdleBLASThreads() {
-    let modelCommands: Set = ["train", "evaluate", "predict"]
+    let modelCommands: Set = ["train", "evaluate", "predict", "compress"]
     guard CommandLine.arguments.count > 1, modelCommands.contains(CommandLine.arguments[1]),
           getenv("OPENBLAS_THREAD_TIMEOUT") == nil else { return }
     setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1)
