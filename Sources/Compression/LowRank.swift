@@ -32,16 +32,26 @@ public enum LowRank {
         let target = Dictionary(uniqueKeysWithValues: out.namedParameters.map { ($0.name, $0) })
         for d in factorized {
             let w = source["\(d.name)/kernel"]!
-            let m = d.inFeatures, n = d.units
-            let svd = try Tensor(shape: [m, n], scalars: w.values).truncatedSVD(rank: rank)
-            let u = target["\(d.name)/kernel_u"]!, v = target["\(d.name)/kernel_v"]!
-            for j in 0..<rank {
-                let root = svd.singularValues[j].squareRoot()
-                for i in 0..<m { u.pointer[i * rank + j] = svd.u.scalars[i * rank + j] * root }
-                for i in 0..<n { v.pointer[j * n + i] = svd.vt.scalars[j * n + i] * root }
-            }
+            let (u, v) = try factors(of: w.values, m: d.inFeatures, n: d.units, rank: rank)
+            target["\(d.name)/kernel_u"]!.pointer.update(from: u, count: u.count)
+            target["\(d.name)/kernel_v"]!.pointer.update(from: v, count: v.count)
         }
         return (out, factorized.map(\.name))
+    }
+
+    /// The two factors of a row-major (m, n) matrix from its truncated SVD, the singular values
+    /// split evenly: U_r sqrt(S_r) (m, r) and sqrt(S_r) V_r^T (r, n), row-major.
+    /// - Throws: ``CompressionError`` for a rank outside 1...min(m, n); LAPACK's failure.
+    public static func factors(of w: [Float], m: Int, n: Int, rank: Int) throws -> (u: [Float], v: [Float]) {
+        guard rank >= 1, rank <= min(m, n) else { throw CompressionError("rank \(rank) is outside 1...\(min(m, n))") }
+        let svd = try Tensor(shape: [m, n], scalars: w).truncatedSVD(rank: rank)
+        var u = [Float](repeating: 0, count: m * rank), v = [Float](repeating: 0, count: rank * n)
+        for j in 0..<rank {
+            let root = svd.singularValues[j].squareRoot()
+            for i in 0..<m { u[i * rank + j] = svd.u.scalars[i * rank + j] * root }
+            for i in 0..<n { v[j * n + i] = svd.vt.scalars[j * n + i] * root }
+        }
+        return (u, v)
     }
 
     /// The ranks `auto` tries, ascending: powers of two from 2 up to the largest min(m, n).

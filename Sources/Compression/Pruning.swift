@@ -28,8 +28,9 @@ public struct PolynomialDecay: Sendable, Equatable {
 
     /// The target sparsity at `step`.
     public func sparsity(at step: Int) -> Double {
-        let span = Double(max(1, endStep - beginStep))
-        let p = min(1, max(0, Double(step - beginStep) / span))
+        // A schedule that ends where it begins jumps to the final sparsity at once.
+        let p = endStep > beginStep ? min(1, max(0, Double(step - beginStep) / Double(endStep - beginStep)))
+                                    : (step >= beginStep ? 1 : 0)
         return finalSparsity + (initialSparsity - finalSparsity) * pow(1 - p, power)
     }
 

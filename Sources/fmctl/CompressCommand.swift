@@ -112,10 +112,11 @@ struct Compress: ParsableCommand {
         var dataset: String
         var validationSplit: Double
         var batchSize: Int
+        var limit: Int?
         var details: [String: String]
 
         enum CodingKeys: String, CodingKey {
-            case source, method, dataset, details
+            case source, method, dataset, details, limit
             case validationSplit = "validation_split"
             case batchSize = "batch_size"
         }
@@ -162,10 +163,13 @@ struct Compress: ParsableCommand {
         }
         let data = try Dataset.load(directory: datasetName)
         try checkDataFits(data.test, model: base, path: Dataset.directory(for: datasetName))
-        let trainCount = validationSplitIndex(count: data.train.count, validationSplit: validationSplit)
+        // The run's training data: its --limit, then its validation split from the end.
+        let limit = record?.config.training?.limit ?? info?.limit
+        let trainData = limit.map { data.train.prefix(min($0, data.train.count)) } ?? data.train
+        let trainCount = validationSplitIndex(count: trainData.count, validationSplit: validationSplit)
         guard trainCount > 0 else { throw UsageError(message: "validation split \(validationSplit) leaves no training samples") }
-        let train = data.train.prefix(trainCount)
-        let validation = data.train.slice(trainCount..<data.train.count)
+        let train = trainData.prefix(trainCount)
+        let validation = trainData.slice(trainCount..<trainData.count)
         let fineTuneBatch = min(batch, trainCount)
 
         let (settings, tracker) = try footprint.makeTracker()
@@ -184,7 +188,7 @@ struct Compress: ParsableCommand {
         // The baseline's weights alone, so that every size compares weights with weights.
         printError("compress: measuring the float baseline ...")
         let baselineFolder = try save(base, name: "float", method: .float, under: out, source: runPath, dataset: datasetName,
-                                      validationSplit: validationSplit, batch: batch, details: [:])
+                                      validationSplit: validationSplit, batch: batch, limit: limit, details: [:])
         let baseline = try measure(base, name: "float", method: .float, folder: baselineFolder, test: data.test, tracker: tracker,
                                    compressionJoules: nil, details: [])
 
@@ -207,7 +211,7 @@ struct Compress: ParsableCommand {
                 return (model, pruner)
             }
             let folder = try save(model, name: name, method: .prune, under: out, source: runPath, dataset: datasetName,
-                                  validationSplit: validationSplit, batch: batch, details: ["sparsity": String(s)])
+                                  validationSplit: validationSplit, batch: batch, limit: limit, details: ["sparsity": String(s)])
             let reached = pruner.sparsities.map { String(format: "%.3f", $0) }.joined(separator: ",")
             variants.append(try measure(model, name: name, method: .prune, folder: folder, test: data.test, tracker: tracker,
                                         compressionJoules: joules,
@@ -223,7 +227,7 @@ struct Compress: ParsableCommand {
                 (try Quantization.quantize(base, calibration: train, range: 0..<min(calibrationSamples, trainCount)), 0)
             }
             let folder = try save(model, name: name, method: .int8, under: out, source: runPath, dataset: datasetName,
-                                  validationSplit: validationSplit, batch: batch,
+                                  validationSplit: validationSplit, batch: batch, limit: limit,
                                   details: ["calibration": "min/max over \(min(calibrationSamples, trainCount)) training images"])
             var v = try measure(model, name: name, method: .int8, folder: folder, test: data.test, tracker: tracker,
                                 compressionJoules: joules,
@@ -282,7 +286,7 @@ struct Compress: ParsableCommand {
                 name = "low-rank-\(chosen)" + (request == .auto ? "-auto" : "")
                 let factorized = model.layers.filter { $0 is LowRankDense }.map(\.name).joined(separator: ",")
                 let folder = try save(model, name: name, method: .lowRank, under: out, source: runPath, dataset: datasetName,
-                                      validationSplit: validationSplit, batch: batch, details: ["rank": String(chosen)])
+                                      validationSplit: validationSplit, batch: batch, limit: limit, details: ["rank": String(chosen)])
                 var details: [(String, String)] = [("rank", String(chosen)), ("factorized", factorized), ("fine_tune_epochs", String(fineTuneEpochs))]
                 if request == .auto {
                     details.append(("auto", "smallest of the candidate ranks within 0.01 of the baseline's validation accuracy \(String(format: "%.4f", baselineValidation))"))
@@ -321,7 +325,7 @@ struct Compress: ParsableCommand {
 
     /// Writes the variant's model.safetensors (weights only) and compress.json; returns the folder.
     func save(_ model: Model, name: String, method: CompressionMethod, under parent: String, source: String, dataset: String,
-              validationSplit: Double, batch: Int, details: [String: String]) throws -> String {
+              validationSplit: Double, batch: Int, limit: Int?, details: [String: String]) throws -> String {
         let folder = parent + "/" + name
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -331,7 +335,7 @@ struct Compress: ParsableCommand {
         try ModelCheckpoint.save(model, to: folder + "/model.safetensors", includeOptimizer: false,
                                  metadata: ["compression": method.rawValue])
         let info = VariantInfo(source: source, method: method.rawValue, dataset: dataset, validationSplit: validationSplit,
-                               batchSize: batch, details: details)
+                               batchSize: batch, limit: limit, details: details)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let json = try encoder.encode(info)
