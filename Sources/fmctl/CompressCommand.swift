@@ -213,11 +213,17 @@ struct Compress: ParsableCommand {
             let folder = try save(model, name: name, method: .prune, under: out, source: runPath, dataset: datasetName,
                                   validationSplit: validationSplit, batch: batch, limit: limit, details: ["sparsity": String(s)])
             let reached = pruner.sparsities.map { String(format: "%.3f", $0) }.joined(separator: ",")
+            // Sparse storage and a sparse kernel, measured on the pruned Dense kernels (the
+            // variant itself stays dense: docs/compress.md says why).
+            let sparse = SparseCheck.measure(model).map { r in
+                ("sparse \(r.layer)", String(format: "density %.3f; CSR %d bytes vs dense %d; CSR product %.3f ms vs sgemm %.3f ms at batch %d",
+                                             r.density, r.csrBytes, r.denseBytes, r.csrSeconds * 1000, r.denseSeconds * 1000, r.batch))
+            }
             variants.append(try measure(model, name: name, method: .prune, folder: folder, test: data.test, tracker: tracker,
                                         compressionJoules: joules,
                                         details: [("sparsity", String(s)), ("layer_sparsities", reached),
                                                   ("schedule", "polynomial decay, power 3, 0 -> \(s) over the first 2/3 of \(pruner.step) steps, masks every 100 steps"),
-                                                  ("fine_tune_epochs", String(fineTuneEpochs))]))
+                                                  ("fine_tune_epochs", String(fineTuneEpochs))] + sparse))
         }
 
         if int8 {

@@ -186,3 +186,23 @@ func smallData(count: Int = 96, seed: UInt64 = 2) -> ArrayBatchSource {
         }
     }
 }
+
+@Suite struct SparseCheckTests {
+    /// The CSR product against a plain triple loop, on a matrix with empty rows and columns.
+    @Test func csrProductMatchesDenseLoops() {
+        let (b, k, n) = (3, 7, 5)
+        var w = [Float](repeating: 0, count: k * n)
+        for i in 0..<k where i != 2 { for j in 0..<n where (i * 3 + j) % 4 == 0 { w[i * n + j] = Float(i - j) * 0.5 + 0.25 } }
+        let x = (0..<(b * k)).map { Float(($0 * 5) % 7) - 2 }
+        let sparse = w.withUnsafeBufferPointer { SparseCheck.csr($0.baseAddress!, k: k, n: n) }
+        #expect(sparse.rows.count == k + 1 && sparse.rows[3] == sparse.rows[2])   // row 2 is empty
+        var y = [Float](repeating: 9, count: b * n)
+        SparseCheck.csrMultiply(x, b: b, k: k, n: n, rows: sparse.rows, columns: sparse.columns, values: sparse.values, into: &y)
+        for s in 0..<b {
+            for j in 0..<n {
+                let expected = (0..<k).reduce(Float(0)) { $0 + x[s * k + $1] * w[$1 * n + j] }
+                #expect(abs(y[s * n + j] - expected) < 1e-5)
+            }
+        }
+    }
+}
