@@ -258,7 +258,10 @@ struct Compress: ParsableCommand {
                 let name: String
                 var chosen = 0
                 var tried: [String] = []
-                printError("compress: low-rank \(request == .auto ? "auto" : "") ...")
+                switch request {
+                case .auto: printError("compress: low-rank auto: searching the candidate ranks, \(fineTuneEpochs) fine-tune epoch(s) each ...")
+                case .rank(let r): printError("compress: low-rank-\(r): truncated SVD, \(fineTuneEpochs) fine-tune epoch(s) ...")
+                }
                 let (model, joules, _) = try window(tracker, "compress-low-rank") { () -> (Model, Int) in
                     switch request {
                     case .rank(let r):
