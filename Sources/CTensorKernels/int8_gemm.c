@@ -104,9 +104,41 @@ void fm_i8_gemm_portable(long m, long n, long k, const uint8_t *a, long lda, con
 
 static inline int32_t load32(const uint8_t *p) { int32_t v; memcpy(&v, p, 4); return v; }
 
+/* The float epilogue of the fused VNNI kernel: y = input_scale * weight_scale[j] *
+ * (acc - correction[j]) + bias[j], ReLU when relu. */
+struct i8_epilogue {
+    float input_scale;
+    const float *weight_scale;
+    const int32_t *correction;
+    const float *bias;
+    int relu;
+    float *y;
+    long ldy;
+};
+
+/* One row's accumulator to its output: int32 stored, or the epilogue applied (e != NULL). */
+VNNI static inline void vnni_store(__m512i acc, int32_t *c, const struct i8_epilogue *e, float *y,
+                                   __m512i corr, __m512 scale, __m512 bias, __mmask16 mask) {
+    if (!e) { _mm512_mask_storeu_epi32(c, mask, acc); return; }
+    __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc, corr)), scale, bias);
+    if (e->relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+    _mm512_mask_storeu_ps(y, mask, v);
+}
+
 /* Up to 8 rows against one 16-column tile: 8 accumulators, one B load per k group. */
 VNNI static inline void vnni_tile(long rows, long kq, long np, const uint8_t *a, long lda,
-                                  const int8_t *bt, int32_t *c, long ldc, __mmask16 mask) {
+                                  const int8_t *bt, int32_t *c, long ldc, __mmask16 mask,
+                                  const struct i8_epilogue *e, long i0, long j0) {
+    __m512i corr = _mm512_setzero_si512();
+    __m512 scale = _mm512_setzero_ps(), bias = _mm512_setzero_ps();
+    float *y = 0;
+    if (e) {
+        corr = _mm512_maskz_loadu_epi32(mask, e->correction + j0);
+        scale = _mm512_mul_ps(_mm512_set1_ps(e->input_scale), _mm512_maskz_loadu_ps(mask, e->weight_scale + j0));
+        if (e->bias) bias = _mm512_maskz_loadu_ps(mask, e->bias + j0);
+        y = e->y + i0 * e->ldy + j0;
+    }
+    long ldy = e ? e->ldy : 0;
     __m512i acc0 = _mm512_setzero_si512(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
     __m512i acc4 = acc0, acc5 = acc0, acc6 = acc0, acc7 = acc0;
     if (rows == 8) {
@@ -116,33 +148,31 @@ VNNI static inline void vnni_tile(long rows, long kq, long np, const uint8_t *a,
 #define STEP(r, acc) acc = _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(load32(aq + (r) * lda)), b)
             STEP(0, acc0); STEP(1, acc1); STEP(2, acc2); STEP(3, acc3);
             STEP(4, acc4); STEP(5, acc5); STEP(6, acc6); STEP(7, acc7);
+#undef STEP
         }
         __m512i accs[8] = {acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7};
-        for (int r = 0; r < 8; r++) _mm512_mask_storeu_epi32(c + r * ldc, mask, accs[r]);
+        for (int r = 0; r < 8; r++) vnni_store(accs[r], c + r * ldc, e, y + r * ldy, corr, scale, bias, mask);
         return;
     }
     for (long r = 0; r < rows; r++) {
         __m512i acc = _mm512_setzero_si512();
         const uint8_t *ar = a + r * lda;
-        for (long q = 0; q < kq; q++) {
-            int32_t four;
-            memcpy(&four, ar + 4 * q, 4);
-            acc = _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(four), _mm512_loadu_si512((const void *)(bt + q * np * 4)));
-        }
-        _mm512_mask_storeu_epi32(c + r * ldc, mask, acc);
+        for (long q = 0; q < kq; q++)
+            acc = _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(load32(ar + 4 * q)), _mm512_loadu_si512((const void *)(bt + q * np * 4)));
+        vnni_store(acc, c + r * ldc, e, y + r * ldy, corr, scale, bias, mask);
     }
-#undef STEP
 }
 
 VNNI static void vnni_run(long n, long k, const uint8_t *a, long lda, const int8_t *packed,
-                          int32_t *c, long ldc, long row_begin, long row_end, long tile_begin, long tile_end) {
+                          int32_t *c, long ldc, long row_begin, long row_end, long tile_begin, long tile_end,
+                          const struct i8_epilogue *e) {
     long kq = fm_i8_packed_k(k) / 4, np = fm_i8_packed_n(n);
     for (long i = row_begin; i < row_end; i += 8) {
         long rows = row_end - i < 8 ? row_end - i : 8;
         for (long t = tile_begin; t < tile_end; t++) {
             long j0 = t * 16, cols = n - j0 < 16 ? n - j0 : 16;
             __mmask16 mask = (__mmask16)((1u << cols) - 1u);
-            vnni_tile(rows, kq, np, a + i * lda, lda, packed + t * 64, c + i * ldc + j0, ldc, mask);
+            vnni_tile(rows, kq, np, a + i * lda, lda, packed + t * 64, c ? c + i * ldc + j0 : 0, ldc, mask, e, i, j0);
         }
     }
 }
@@ -153,7 +183,7 @@ int fm_i8_gemm_vnni512(long m, long n, long k, const uint8_t *a, long lda, const
     (void)m;
 #if defined(__x86_64__)
     if (!has_vnni512) return 0;
-    vnni_run(n, k, a, lda, packed, c, ldc, row_begin, row_end, tile_begin, tile_end);
+    vnni_run(n, k, a, lda, packed, c, ldc, row_begin, row_end, tile_begin, tile_end, 0);
     return 1;
 #else
     (void)n; (void)k; (void)a; (void)lda; (void)packed; (void)c; (void)ldc;
@@ -162,18 +192,48 @@ int fm_i8_gemm_vnni512(long m, long n, long k, const uint8_t *a, long lda, const
 #endif
 }
 
+int fm_i8_gemm_vnni512_fused(long m, long n, long k, const uint8_t *a, long lda, const int8_t *packed,
+                             long row_begin, long row_end, long tile_begin, long tile_end,
+                             float input_scale, const float *weight_scale, const int32_t *correction,
+                             const float *bias, int relu, float *y, long ldy) {
+    (void)m;
+#if defined(__x86_64__)
+    if (!has_vnni512) return 0;
+    struct i8_epilogue e = {input_scale, weight_scale, correction, bias, relu, y, ldy};
+    vnni_run(n, k, a, lda, packed, 0, 0, row_begin, row_end, tile_begin, tile_end, &e);
+    return 1;
+#else
+    (void)n; (void)k; (void)a; (void)lda; (void)packed; (void)row_begin; (void)row_end; (void)tile_begin;
+    (void)tile_end; (void)input_scale; (void)weight_scale; (void)correction; (void)bias; (void)relu; (void)y; (void)ldy;
+    return 0;
+#endif
+}
+
+#define QUANTIZE_BODY                                                                          \
+    for (long i = 0; i < rows; i++) {                                                          \
+        const float *xi = x + i * ldx;                                                         \
+        uint8_t *qi = q + i * ldq;                                                             \
+        for (long j = 0; j < cols; j++) {                                                      \
+            float v = __builtin_nearbyintf(xi[j] * inverse_scale) + (float)zero_point;         \
+            v = v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v);                                   \
+            qi[j] = (uint8_t)(int)v;                                                           \
+        }                                                                                      \
+        for (long j = cols; j < ldq; j++) qi[j] = 0;                                           \
+    }
+
+static void quantize_base(const float *x, long rows, long cols, long ldx, float inverse_scale, int zero_point,
+                          uint8_t *q, long ldq) { QUANTIZE_BODY }
+#ifdef HAVE_AVX2_PATH
+AVX2 static void quantize_avx2(const float *x, long rows, long cols, long ldx, float inverse_scale, int zero_point,
+                               uint8_t *q, long ldq) { QUANTIZE_BODY }
+#endif
+
 void fm_quantize_u8(const float *x, long rows, long cols, long ldx, float inverse_scale, int zero_point,
                     uint8_t *q, long ldq) {
-    for (long i = 0; i < rows; i++) {
-        const float *xi = x + i * ldx;
-        uint8_t *qi = q + i * ldq;
-        for (long j = 0; j < cols; j++) {
-            float v = nearbyintf(xi[j] * inverse_scale) + (float)zero_point;
-            v = v < 0 ? 0 : (v > 255 ? 255 : v);
-            qi[j] = (uint8_t)v;
-        }
-        for (long j = cols; j < ldq; j++) qi[j] = 0;
-    }
+#ifdef HAVE_AVX2_PATH
+    if (fm_kernels_avx2_enabled()) { quantize_avx2(x, rows, cols, ldx, inverse_scale, zero_point, q, ldq); return; }
+#endif
+    quantize_base(x, rows, cols, ldx, inverse_scale, zero_point, q, ldq);
 }
 
 void fm_im2col_u8(const uint8_t *x, long batch, long h, long w, long cin, long kh, long kw, long sh, long sw,
@@ -186,8 +246,16 @@ void fm_im2col_u8(const uint8_t *x, long batch, long h, long w, long cin, long k
                 long p = 0;
                 for (long ky = 0; ky < kh; ky++) {
                     long y = oy * sh + ky - pad_top;
+                    long x0 = ox * sw - pad_left;
+                    if (y >= 0 && y < h && x0 >= 0 && x0 + kw <= w) {
+                        /* The whole kernel row is inside: kw * cin contiguous bytes. */
+                        const uint8_t *src = x + ((b * h + y) * w + x0) * cin;
+                        for (long t = 0; t < kw * cin; t++) row[p + t] = src[t];
+                        p += kw * cin;
+                        continue;
+                    }
                     for (long kx = 0; kx < kw; kx++) {
-                        long xx = ox * sw + kx - pad_left;
+                        long xx = x0 + kx;
                         if (y < 0 || y >= h || xx < 0 || xx >= w) {
                             memset(row + p, pad_value, (size_t)cin);
                         } else {
@@ -200,14 +268,27 @@ void fm_im2col_u8(const uint8_t *x, long batch, long h, long w, long cin, long k
             }
 }
 
+#define DEQUANTIZE_BODY                                                                        \
+    for (long i = 0; i < m; i++) {                                                             \
+        const int32_t *ci = c + i * ldc;                                                       \
+        float *yi = y + i * ldy;                                                               \
+        for (long j = 0; j < n; j++)                                                           \
+            yi[j] = input_scale * weight_scale[j] * (float)(ci[j] - correction[j]) + bias[j];  \
+        if (relu)                                                                              \
+            for (long j = 0; j < n; j++) yi[j] = yi[j] < 0.0f ? 0.0f : yi[j];                  \
+    }
+
+static void dequantize_base(const int32_t *c, long m, long n, long ldc, float input_scale, const float *weight_scale,
+                            const int32_t *correction, const float *bias, int relu, float *y, long ldy) { DEQUANTIZE_BODY }
+#ifdef HAVE_AVX2_PATH
+AVX2 static void dequantize_avx2(const int32_t *c, long m, long n, long ldc, float input_scale, const float *weight_scale,
+                                 const int32_t *correction, const float *bias, int relu, float *y, long ldy) { DEQUANTIZE_BODY }
+#endif
+
 void fm_i8_dequantize(const int32_t *c, long m, long n, long ldc, float input_scale, const float *weight_scale,
                       const int32_t *correction, const float *bias, int relu, float *y, long ldy) {
-    for (long i = 0; i < m; i++) {
-        const int32_t *ci = c + i * ldc;
-        float *yi = y + i * ldy;
-        for (long j = 0; j < n; j++) {
-            float v = input_scale * weight_scale[j] * (float)(ci[j] - correction[j]) + (bias ? bias[j] : 0.0f);
-            yi[j] = relu && v < 0 ? 0 : v;
-        }
-    }
+#ifdef HAVE_AVX2_PATH
+    if (fm_kernels_avx2_enabled()) { dequantize_avx2(c, m, n, ldc, input_scale, weight_scale, correction, bias, relu, y, ldy); return; }
+#endif
+    dequantize_base(c, m, n, ldc, input_scale, weight_scale, correction, bias, relu, y, ldy);
 }

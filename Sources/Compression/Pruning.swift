@@ -53,15 +53,20 @@ public final class MagnitudePruner: TrainingObserver {
     /// The sparsity the masks were last computed for (0 before the first pruning step).
     public private(set) var maskSparsity = 0.0
 
+    /// - Parameters:
+    ///   - minimumWeights: kernels with fewer weights are left whole (0: every kernel pruned).
     /// - Throws: ``CompressionError`` when the model has no Dense or Conv2D kernel.
-    public init(model: Model, schedule: PolynomialDecay) throws {
+    public init(model: Model, schedule: PolynomialDecay, minimumWeights: Int = 0) throws {
         guard schedule.finalSparsity > 0, schedule.finalSparsity < 1 else {
             throw CompressionError("--prune: sparsity must be in (0, 1), got \(schedule.finalSparsity)")
         }
         self.schedule = schedule
         let prunable = Set(model.layers.filter { $0 is Dense || $0 is Conv2D }.map { "\($0.name)/kernel" })
-        targets = model.namedParameters.filter { prunable.contains($0.name) }.map { ($0, [Float](repeating: 1, count: $0.count)) }
-        guard !targets.isEmpty else { throw CompressionError("--prune: the model has no Dense or Conv2D kernel to prune") }
+        targets = model.namedParameters.filter { prunable.contains($0.name) && $0.count >= minimumWeights }
+            .map { ($0, [Float](repeating: 1, count: $0.count)) }
+        guard !targets.isEmpty else {
+            throw CompressionError("--prune: the model has no Dense or Conv2D kernel of at least \(minimumWeights) weights to prune")
+        }
     }
 
     /// Sets every mask to keep the largest `1 - sparsity` of its kernel's magnitudes (ties at

@@ -38,15 +38,28 @@ public enum Quantization {
         return ranges
     }
 
+    /// Whether a layer stays float by default: the first layer, when it is a convolution over
+    /// the model's input with patches of fewer than 16 values. Its int8 GEMM has K < 16 and is
+    /// memory-bound, and on the reference CNN it measured slower than the fused float
+    /// conv+ReLU+pool kernel it replaces (docs/compress.md).
+    public static func staysFloat(_ model: Model, layerIndex j: Int) -> Bool {
+        guard j == 0, let conv = model.layers[0] as? Conv2D else { return false }
+        return conv.geometry.patchSize < 16
+    }
+
     /// The int8 model of `model`, calibrated on `range` of `data`.
+    /// - Parameters:
+    ///   - keepFloat: the layers (by index) left in float; by default ``staysFloat(_:layerIndex:)``.
     /// - Throws: ``CompressionError`` for a model with no Dense or Conv2D layer or not a chain.
-    public static func quantize(_ model: Model, calibration data: any LabeledBatchSource, range: Range<Int>) throws -> Model {
+    public static func quantize(_ model: Model, calibration data: any LabeledBatchSource, range: Range<Int>,
+                                keepFloat: ((Int) -> Bool)? = nil) throws -> Model {
+        let keepFloat = keepFloat ?? { staysFloat(model, layerIndex: $0) }
         guard model.layers.contains(where: { $0 is Dense || $0 is Conv2D }) else {
             throw CompressionError("--int8: the model has no Dense or Conv2D layer to quantise")
         }
         let ranges = try calibrate(model, data: data, range: range)
         var description = model.modelDescription
-        for (j, layer) in model.layers.enumerated() {
+        for (j, layer) in model.layers.enumerated() where !keepFloat(j) {
             if let d = layer as? Dense {
                 description.layers[j].options = QuantizedDense.Options(units: d.units, activation: d.activation)
             } else if let c = layer as? Conv2D, let o = c.configuration.options as? Conv2D.Options {

@@ -24,6 +24,9 @@ struct Compress: ParsableCommand {
     @Option(help: ArgumentHelp("Magnitude pruning to these sparsities, each in (0, 1), e.g. 0.5,0.8.", valueName: "s,..."))
     var prune: String?
 
+    @Option(name: .customLong("prune-min-weights"), parsing: .unconditional, help: "Leave kernels with fewer weights than this whole when pruning (0: prune every kernel).")
+    var pruneMinWeights = 1000
+
     @Flag(help: "Post-training int8 quantisation (per-channel weights, calibrated activations).")
     var int8 = false
 
@@ -44,6 +47,9 @@ struct Compress: ParsableCommand {
 
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Fine-tuning batch size (default: the run's).")
     var batchSize: Int?
+
+    @Flag(name: .customLong("int8-first-layer"), help: "Quantise a first convolution with patches under 16 values too (by default it stays float: measured slower in int8).")
+    var int8FirstLayer = false
 
     @Option(name: .customLong("calibration-samples"), parsing: .unconditional, help: "Training images that calibrate the int8 activation ranges (min/max).")
     var calibrationSamples = 2048
@@ -96,6 +102,7 @@ struct Compress: ParsableCommand {
         }
         guard fineTuneEpochs >= 0 else { throw ValidationError("--fine-tune-epochs must be at least 0, got \(fineTuneEpochs)") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+        guard pruneMinWeights >= 0 else { throw ValidationError("--prune-min-weights must be at least 0, got \(pruneMinWeights)") }
         guard calibrationSamples >= 1 else { throw ValidationError("--calibration-samples must be positive, got \(calibrationSamples)") }
         guard measureSeconds >= 0, measureSeconds.isFinite else { throw ValidationError("--measure-seconds must be at least 0, got \(measureSeconds)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
@@ -145,6 +152,10 @@ struct Compress: ParsableCommand {
         // Every check on the input before anything is written.
         if !sparsities.isEmpty, !base.layers.contains(where: { $0 is Dense || $0 is Conv2D }) {
             throw UsageError(message: "--prune: the model has no Dense or Conv2D kernel to prune")
+        }
+        if !sparsities.isEmpty, !base.namedParameters.contains(where: { p in
+            p.count >= pruneMinWeights && base.layers.contains { ($0 is Dense || $0 is Conv2D) && p.name == "\($0.name)/kernel" } }) {
+            throw UsageError(message: "--prune: no Dense or Conv2D kernel has at least --prune-min-weights \(pruneMinWeights) weights")
         }
         if int8 {
             guard base.layers.contains(where: { $0 is Dense || $0 is Conv2D }) else { throw UsageError(message: "--int8: the model has no Dense or Conv2D layer to quantise") }
@@ -198,10 +209,10 @@ struct Compress: ParsableCommand {
             let (model, joules, pruner) = try window(tracker, "compress-\(name)") { () -> (Model, MagnitudePruner) in
                 let model = try freshBase()
                 let steps = fineTuneEpochs * ((trainCount + fineTuneBatch - 1) / fineTuneBatch)
-                // Sparsity reaches its target two thirds into fine-tuning; the last third
+                // Sparsity reaches its target halfway through fine-tuning; the second half
                 // trains with the final masks held fixed.
-                let schedule = PolynomialDecay(finalSparsity: s, beginStep: 0, endStep: max(0, steps * 2 / 3), power: 3, frequency: 100)
-                let pruner = try MagnitudePruner(model: model, schedule: schedule)
+                let schedule = PolynomialDecay(finalSparsity: s, beginStep: 0, endStep: max(0, steps / 2), power: 3, frequency: 100)
+                let pruner = try MagnitudePruner(model: model, schedule: schedule, minimumWeights: pruneMinWeights)
                 if steps > 0 {
                     _ = model.fit(train, epochs: fineTuneEpochs, batchSize: fineTuneBatch, seed: seed, observer: pruner)
                 }
@@ -212,7 +223,7 @@ struct Compress: ParsableCommand {
             }
             let folder = try save(model, name: name, method: .prune, under: out, source: runPath, dataset: datasetName,
                                   validationSplit: validationSplit, batch: batch, limit: limit, details: ["sparsity": String(s)])
-            let reached = pruner.sparsities.map { String(format: "%.3f", $0) }.joined(separator: ",")
+            let reached = zip(pruner.targets, pruner.sparsities).map { "\($0.parameter.name) \(String(format: "%.3f", $1))" }.joined(separator: ", ")
             // Sparse storage and a sparse kernel, measured on the pruned Dense kernels (the
             // variant itself stays dense: docs/compress.md says why).
             let sparse = SparseCheck.measure(model).map { r in
@@ -222,7 +233,7 @@ struct Compress: ParsableCommand {
             variants.append(try measure(model, name: name, method: .prune, folder: folder, test: data.test, tracker: tracker,
                                         compressionJoules: joules,
                                         details: [("sparsity", String(s)), ("layer_sparsities", reached),
-                                                  ("schedule", "polynomial decay, power 3, 0 -> \(s) over the first 2/3 of \(pruner.step) steps, masks every 100 steps"),
+                                                  ("schedule", "polynomial decay, power 3, 0 -> \(s) over the first half of \(pruner.step) steps, masks every 100 steps"),
                                                   ("fine_tune_epochs", String(fineTuneEpochs))] + sparse))
         }
 
@@ -230,14 +241,16 @@ struct Compress: ParsableCommand {
             let name = "int8"
             printError("compress: int8: calibrating on \(min(calibrationSamples, trainCount)) training images ...")
             let (model, joules, _) = try window(tracker, "compress-\(name)") { () -> (Model, Int) in
-                (try Quantization.quantize(base, calibration: train, range: 0..<min(calibrationSamples, trainCount)), 0)
+                (try Quantization.quantize(base, calibration: train, range: 0..<min(calibrationSamples, trainCount),
+                                           keepFloat: int8FirstLayer ? { _ in false } : nil), 0)
             }
             let folder = try save(model, name: name, method: .int8, under: out, source: runPath, dataset: datasetName,
                                   validationSplit: validationSplit, batch: batch, limit: limit,
                                   details: ["calibration": "min/max over \(min(calibrationSamples, trainCount)) training images"])
             var v = try measure(model, name: name, method: .int8, folder: folder, test: data.test, tracker: tracker,
                                 compressionJoules: joules,
-                                details: [("weights", "int8, symmetric per output channel"),
+                                details: [("float layers", model.layers.filter { $0 is Dense || $0 is Conv2D }.map(\.name).joined(separator: ",")),
+                                          ("weights", "int8, symmetric per output channel"),
                                           ("activations", "uint8 with zero point, min/max over \(min(calibrationSamples, trainCount)) training images")])
             for t in Int8GEMM.measuredChoices {
                 let times = t.seconds.sorted { $0.value < $1.value }.map { "\($0.key) \(String(format: "%.3f", $0.value * 1000)) ms" }.joined(separator: ", ")
@@ -276,17 +289,19 @@ struct Compress: ParsableCommand {
                         guard !candidates.isEmpty else { throw UsageError(message: "--low-rank auto: no rank makes a Dense layer smaller") }
                         var lo = 0, hi = candidates.count - 1
                         var best: (Int, Model)?
+                        var closest: (rank: Int, model: Model, accuracy: Double)?
                         while lo <= hi {
                             let mid = (lo + hi) / 2
                             let m = try factorizeAndTune(candidates[mid])
                             let acc = validation.count > 0 ? m.evaluate(validation, batchSize: 256).accuracy : m.evaluate(data.test, batchSize: 256).accuracy
                             tried.append("\(candidates[mid]): \(String(format: "%.4f", acc))")
+                            if closest == nil || acc > closest!.accuracy { closest = (candidates[mid], m, acc) }
                             if acc >= baselineValidation - 0.01 { best = (candidates[mid], m); hi = mid - 1 } else { lo = mid + 1 }
                         }
-                        if best == nil {
-                            let r = candidates.last!
-                            best = (r, try factorizeAndTune(r))
-                            tried.append("none within 1 point; kept \(r)")
+                        if best == nil, let closest {
+                            // None within 1 point: the tried rank with the best validation accuracy.
+                            best = (closest.rank, closest.model)
+                            tried.append("none within 1 point; kept \(closest.rank), the most accurate tried")
                         }
                         chosen = best!.0
                         return (best!.1, best!.0)

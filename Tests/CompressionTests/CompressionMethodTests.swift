@@ -109,8 +109,11 @@ func smallData(count: Int = 96, seed: UInt64 = 2) -> ArrayBatchSource {
         let model = try smallCNN()
         let data = smallData()
         _ = model.fit(data, epochs: 5, batchSize: 16, seed: 1)
-        let q = try Quantization.quantize(model, calibration: data, range: 0..<64)
+        let q = try Quantization.quantize(model, calibration: data, range: 0..<64, keepFloat: { _ in false })
         #expect(q.layers.contains { $0 is QuantizedConv2D } && q.layers.contains { $0 is QuantizedDense })
+        // By default the first convolution (patches of 9 values) stays float.
+        let byDefault = try Quantization.quantize(model, calibration: data, range: 0..<64)
+        #expect(byDefault.layers[0] is Conv2D && byDefault.layers.filter { $0 is QuantizedDense }.count == 2)
         let pf = model.predict(data, batchSize: 32), pq = q.predict(data, batchSize: 32)
         let diff = zip(pf.scalars, pq.scalars).map { abs($0 - $1) }.max()!
         #expect(diff < 0.05, "largest probability difference \(diff)")
@@ -149,7 +152,7 @@ func smallData(count: Int = 96, seed: UInt64 = 2) -> ArrayBatchSource {
     @Test func checkpointStoresInt8TensorsAndRoundTrips() throws {
         let model = try smallCNN()
         let data = smallData()
-        let q = try Quantization.quantize(model, calibration: data, range: 0..<32)
+        let q = try Quantization.quantize(model, calibration: data, range: 0..<32, keepFloat: { _ in false })
         let dir = TemporaryDirectory()
         let qPath = dir.file("q.safetensors"), fPath = dir.file("f.safetensors")
         try ModelCheckpoint.save(q, to: qPath, includeOptimizer: false)

@@ -98,3 +98,33 @@ import Tensor
         #expect(u8 == [0, 64, 255, 0])
     }
 }
+
+@Suite struct Int8ScaledTests {
+    /// Every kernel's scaled output (the VNNI kernel's fused epilogue included) against the
+    /// reference product scaled by plain loops.
+    @Test(arguments: Int8Kernel.allCases)
+    func scaledOutputMatchesReference(_ kernel: Int8Kernel) {
+        guard Int8Kernel.available.contains(kernel) else { return }
+        for (m, n, k) in [(1, 3, 5), (9, 17, 13), (16, 33, 40), (37, 10, 128)] {
+            var rng = Xoshiro256(seed: UInt64(m * 1000 + n))
+            let wv = (0..<(k * n)).map { _ in Float(Int(rng.next() % 255) - 127) }
+            let w = wv.withUnsafeBufferPointer { Int8Weights(values: $0.baseAddress!, k: k, n: n) }
+            let ws = Int8Workspace(rows: m, weights: w)
+            for i in 0..<(m * w.paddedK) { ws.activations[i] = UInt8(truncatingIfNeeded: rng.next()) }
+            let zp: Int32 = 7
+            for j in 0..<n { ws.correction[j] = zp * w.columnSums[j] }
+            let scales = (0..<n).map { Float($0 + 1) * 1e-3 }, bias = (0..<n).map { Float($0) * 0.01 - 0.05 }
+            var y = [Float](repeating: .nan, count: m * n)
+            Int8GEMM.multiplyScaled(kernel, m: m, weights: w, workspace: ws, inputScale: 0.02, weightScale: scales, bias: bias,
+                                    relu: true, into: &y)
+            Int8GEMM.reference(m: m, weights: w, workspace: ws)
+            for i in 0..<m {
+                for j in 0..<n {
+                    let acc = ws.accumulators[i * n + j] - ws.correction[j]
+                    let expected = max(0, Float(0.02) * scales[j] * Float(acc) + bias[j])
+                    #expect(abs(y[i * n + j] - expected) <= 1e-5 * max(1, abs(expected)), "\(kernel) \(m)x\(n)x\(k) [\(i), \(j)]")
+                }
+            }
+        }
+    }
+}

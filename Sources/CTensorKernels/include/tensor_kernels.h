@@ -90,6 +90,12 @@ void fm_i8_gemm_portable(long m, long n, long k, const uint8_t *a, long lda, con
 /* Returns 0 (and does nothing) where the CPU lacks AVX-512 VNNI. */
 int fm_i8_gemm_vnni512(long m, long n, long k, const uint8_t *a, long lda, const int8_t *packed,
                        int32_t *c, long ldc, long row_begin, long row_end, long tile_begin, long tile_end);
+/* The VNNI kernel with the float epilogue of fm_i8_dequantize fused into its stores
+ * (no int32 result is written); returns 0 where the CPU lacks AVX-512 VNNI. */
+int fm_i8_gemm_vnni512_fused(long m, long n, long k, const uint8_t *a, long lda, const int8_t *packed,
+                             long row_begin, long row_end, long tile_begin, long tile_end,
+                             float input_scale, const float *weight_scale, const int32_t *correction,
+                             const float *bias, int relu, float *y, long ldy);
 /* q = clamp(round(x * inverse_scale) + zero_point, 0, 255); columns cols..<ldq are zeroed. */
 void fm_quantize_u8(const float *x, long rows, long cols, long ldx, float inverse_scale, int zero_point,
                     uint8_t *q, long ldq);

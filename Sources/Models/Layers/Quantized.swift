@@ -89,9 +89,8 @@ final class Int8Core {
     /// output (rows, N) from the quantised activations already in the workspace (rows, paddedK).
     func multiplyAndScale(rows: Int, relu: Bool, into y: UnsafeMutablePointer<Float>) {
         let (w, ws) = prepared()
-        Int8GEMM.multiply(Int8GEMM.kernel(m: rows, n: n, k: k), m: rows, weights: w, workspace: ws)
-        fm_i8_dequantize(ws.accumulators, rows, n, n, inputScale.pointee, kernelScale, ws.correction, bias,
-                         relu ? 1 : 0, y, n)
+        Int8GEMM.multiplyScaled(Int8GEMM.kernel(m: rows, n: n, k: k), m: rows, weights: w, workspace: ws,
+                                inputScale: inputScale.pointee, weightScale: kernelScale, bias: bias, relu: relu, into: y)
     }
 
     func zeroGradients() { gradients.update(repeating: 0, count: parameterCount) }
@@ -262,11 +261,8 @@ public final class QuantizedConv2D: SoftmaxFusable, Int8StoredLayer {
         let (w, ws) = core.prepared()
         let zp = core.zeroPoint
         quantizedInput.withUnsafeMutableBufferPointer { q in
-            fm_quantize_u8(input, g.batch * g.height * g.width, g.inChannels, g.inChannels, 1 / core.inputScale.pointee,
-                           zp, q.baseAddress!, g.inChannels)
-            fm_im2col_u8(q.baseAddress!, g.batch, g.height, g.width, g.inChannels, g.kernelHeight, g.kernelWidth,
-                         g.strideHeight, g.strideWidth, g.outHeight, g.outWidth, g.padTop, g.padLeft, UInt8(zp),
-                         ws.activations, w.paddedK)
+            quantizeAndIm2col(input, q.baseAddress!, g, inverseScale: 1 / core.inputScale.pointee, zeroPoint: zp,
+                              cols: ws.activations, rowStride: w.paddedK)
         }
         core.multiplyAndScale(rows: g.patches, relu: activation == .relu, into: output.pointer)
         if activation != .relu { activationForward(appliedActivation, output.pointer, rows: g.patches, columns: options.filters) }
@@ -303,5 +299,27 @@ extension QuantizedConv2D {
         public func encode(to encoder: any Encoder) throws { try convolution.encode(to: encoder) }
         public var sizes: [(key: String, value: Int)] { convolution.sizes }
         public func makeLayer() -> any Layer { QuantizedConv2D(convolution) }
+    }
+}
+
+/// Quantises a float NHWC batch to uint8 and im2cols it (docs/compress.md), the images split
+/// across the worker pool.
+func quantizeAndIm2col(_ x: UnsafePointer<Float>, _ q: UnsafeMutablePointer<UInt8>, _ g: ConvGeometry, inverseScale: Float,
+                       zeroPoint: Int32, cols: UnsafeMutablePointer<UInt8>, rowStride: Int) {
+    struct Job {
+        let x: UnsafePointer<Float>, q: UnsafeMutablePointer<UInt8>, g: ConvGeometry, inverseScale: Float, zeroPoint: Int32
+        let cols: UnsafeMutablePointer<UInt8>, rowStride: Int, split: PieceSplit
+    }
+    let split = PieceSplit(g.batch, pieces: 2 * BLAS.threads, minimumPerPiece: max(1, 16_384 / max(1, g.height * g.width * g.inChannels)))
+    var job = Job(x: x, q: q, g: g, inverseScale: inverseScale, zeroPoint: zeroPoint, cols: cols, rowStride: rowStride, split: split)
+    runPieces(&job, pieces: split.pieces) { context, i in
+        let j = context!.assumingMemoryBound(to: Job.self).pointee
+        let r = j.split.range(i), g = j.g
+        let image = g.height * g.width * g.inChannels, patches = g.outHeight * g.outWidth
+        fm_quantize_u8(j.x + r.lowerBound * image, r.count * g.height * g.width, g.inChannels, g.inChannels, j.inverseScale,
+                       j.zeroPoint, j.q + r.lowerBound * image, g.inChannels)
+        fm_im2col_u8(j.q + r.lowerBound * image, r.count, g.height, g.width, g.inChannels, g.kernelHeight, g.kernelWidth,
+                     g.strideHeight, g.strideWidth, g.outHeight, g.outWidth, g.padTop, g.padLeft, UInt8(j.zeroPoint),
+                     j.cols + r.lowerBound * patches * j.rowStride, j.rowStride)
     }
 }

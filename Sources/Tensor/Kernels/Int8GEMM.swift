@@ -123,6 +123,40 @@ public enum Int8GEMM {
         }
     }
 
+    /// `y (M, N) = inputScale * weightScale[j] * (acc - correction[j]) + bias[j]` (ReLU when
+    /// `relu`), with `acc` the product of ``multiply(_:m:weights:workspace:)`` and the
+    /// correction in the workspace. The VNNI kernel applies this in its stores; the others
+    /// write int32, then one pass scales it.
+    public static func multiplyScaled(_ kernel: Int8Kernel, m: Int, weights w: Int8Weights, workspace ws: Int8Workspace,
+                                      inputScale: Float, weightScale: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                      relu: Bool, into y: UnsafeMutablePointer<Float>) {
+        guard kernel == .vnni512, fm_i8_vnni512_available() != 0 else {
+            multiply(kernel, m: m, weights: w, workspace: ws)
+            fm_i8_dequantize(ws.accumulators, m, w.n, w.n, inputScale, weightScale, ws.correction, bias, relu ? 1 : 0, y, w.n)
+            return
+        }
+        struct Job {
+            let m: Int, n: Int, k: Int, lda: Int, a: UnsafePointer<UInt8>, b: UnsafePointer<Int8>
+            let scale: Float, weightScale: UnsafePointer<Float>, correction: UnsafePointer<Int32>, bias: UnsafePointer<Float>
+            let relu: Int32, y: UnsafeMutablePointer<Float>, byRows: Bool, split: PieceSplit
+        }
+        let n = w.n, k = w.k, tiles = w.paddedN / 16
+        let byRows = m >= 16
+        let split = byRows
+            ? PieceSplit(m, pieces: 2 * BLAS.threads, minimumPerPiece: max(8, 262_144 / max(1, n * k)), alignment: 8)
+            : PieceSplit(tiles, pieces: BLAS.threads, minimumPerPiece: max(1, 65_536 / max(1, 16 * k * m)))
+        var job = Job(m: m, n: n, k: k, lda: w.paddedK, a: ws.activations, b: w.packed, scale: inputScale, weightScale: weightScale,
+                      correction: ws.correction, bias: bias, relu: relu ? 1 : 0, y: y, byRows: byRows, split: split)
+        runPieces(&job, pieces: split.pieces) { context, i in
+            let j = context!.assumingMemoryBound(to: Job.self).pointee
+            let r = j.split.range(i)
+            let tiles = (j.n + 15) / 16
+            let (r0, r1, t0, t1) = j.byRows ? (r.lowerBound, r.upperBound, 0, tiles) : (0, j.m, r.lowerBound, r.upperBound)
+            _ = fm_i8_gemm_vnni512_fused(j.m, j.n, j.k, j.a, j.lda, j.b, r0, r1, t0, t1, j.scale, j.weightScale, j.correction,
+                                         j.bias, j.relu, j.y, j.n)
+        }
+    }
+
     /// The plain-loop twin: `sum(a * b)` over unpacked weights.
     public static func reference(m: Int, weights w: Int8Weights, workspace ws: Int8Workspace) {
         fm_i8_gemm_reference(m, w.n, w.k, ws.activations, w.paddedK, w.plain, ws.accumulators, w.n)
@@ -139,9 +173,9 @@ public enum Int8GEMM {
     private static let choices = Mutex<[ShapeKey: Timing]>([:])
 
     /// `FMCTL_INT8_KERNEL` forces a kernel (tests, benchmarks); otherwise nil.
-    public static var forced: Int8Kernel? {
+    public static var forced: Int8Kernel? { forcedKernel }
+    private static let forcedKernel: Int8Kernel? =
         ProcessInfo.processInfo.environment["FMCTL_INT8_KERNEL"].flatMap(Int8Kernel.init(rawValue:))
-    }
 
     /// The kernel for this shape: measured the first time the process meets it (each
     /// available kernel timed on random data of the shape), then remembered.
@@ -169,6 +203,7 @@ public enum Int8GEMM {
         for i in 0..<(m * w.paddedK) { ws.activations[i] = UInt8(truncatingIfNeeded: rng.next()) }
         var seconds: [String: Double] = [:]
         let repeats = max(3, min(50, 20_000_000 / max(1, m * n * k)))
+        var fastest = Double.infinity
         for kernel in Int8Kernel.available {
             multiply(kernel, m: m, weights: w, workspace: ws)   // warm up
             var times: [Double] = []
@@ -176,8 +211,11 @@ public enum Int8GEMM {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 for _ in 0..<repeats { multiply(kernel, m: m, weights: w, workspace: ws) }
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 / Double(repeats))
+                // A kernel four times slower than the best so far is out after one timing.
+                if times[0] > 4 * fastest { break }
             }
             seconds[kernel.rawValue] = times.sorted()[times.count / 2]
+            fastest = min(fastest, seconds[kernel.rawValue]!)
         }
         let best = Int8Kernel.available.min { seconds[$0.rawValue]! < seconds[$1.rawValue]! }!
         return Timing(m: m, n: n, k: k, seconds: seconds, chosen: best)
