@@ -178,6 +178,59 @@ VNNI static void vnni_run(long n, long k, const uint8_t *a, long lda, const int8
 }
 #endif
 
+#if defined(__x86_64__)
+/* AVX2 without VNNI: vpmaddubsw multiplies u8 x s8 and sums pairs into int16, which saturates
+ * (255 * 127 * 2 > 32767). Splitting each activation into nibbles, a = 16 * hi + lo, keeps
+ * every pair sum within 2 * 15 * 127: vpmaddwd then widens the low nibbles' sums with 1 and
+ * the high nibbles' with 16, exactly. 4 rows x 16 columns per tile. */
+AVX2 static void avx2_run(long n, long k, const uint8_t *a, long lda, const int8_t *packed,
+                          int32_t *c, long ldc, long row_begin, long row_end, long tile_begin, long tile_end) {
+    long kq = fm_i8_packed_k(k) / 4, np = fm_i8_packed_n(n);
+    const __m256i nibble = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi16(1), sixteen = _mm256_set1_epi16(16);
+    for (long i = row_begin; i < row_end; i += 4) {
+        long rows = row_end - i < 4 ? row_end - i : 4;
+        for (long t = tile_begin; t < tile_end; t++) {
+            __m256i acc[4][2];
+            for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+            const int8_t *bt = packed + t * 64;
+            for (long q = 0; q < kq; q++) {
+                __m256i b0 = _mm256_loadu_si256((const __m256i *)(const void *)(bt + q * np * 4));
+                __m256i b1 = _mm256_loadu_si256((const __m256i *)(const void *)(bt + q * np * 4 + 32));
+                for (long r = 0; r < rows; r++) {
+                    __m256i av = _mm256_set1_epi32(load32(a + (i + r) * lda + 4 * q));
+                    __m256i lo = _mm256_and_si256(av, nibble), hi = _mm256_and_si256(_mm256_srli_epi16(av, 4), nibble);
+                    acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(lo, b0), one),
+                                                                             _mm256_madd_epi16(_mm256_maddubs_epi16(hi, b0), sixteen)));
+                    acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(lo, b1), one),
+                                                                             _mm256_madd_epi16(_mm256_maddubs_epi16(hi, b1), sixteen)));
+                }
+            }
+            long j0 = t * 16, cols = n - j0 < 16 ? n - j0 : 16;
+            for (long r = 0; r < rows; r++) {
+                int32_t out[16];
+                _mm256_storeu_si256((__m256i *)(void *)out, acc[r][0]);
+                _mm256_storeu_si256((__m256i *)(void *)(out + 8), acc[r][1]);
+                memcpy(c + (i + r) * ldc + j0, out, (size_t)cols * sizeof(int32_t));
+            }
+        }
+    }
+}
+#endif
+
+int fm_i8_gemm_avx2(long m, long n, long k, const uint8_t *a, long lda, const int8_t *packed,
+                    int32_t *c, long ldc, long row_begin, long row_end, long tile_begin, long tile_end) {
+    (void)m;
+#if defined(__x86_64__)
+    if (!fm_kernels_avx2_enabled()) return 0;
+    avx2_run(n, k, a, lda, packed, c, ldc, row_begin, row_end, tile_begin, tile_end);
+    return 1;
+#else
+    (void)n; (void)k; (void)a; (void)lda; (void)packed; (void)c; (void)ldc;
+    (void)row_begin; (void)row_end; (void)tile_begin; (void)tile_end;
+    return 0;
+#endif
+}
+
 int fm_i8_gemm_vnni512(long m, long n, long k, const uint8_t *a, long lda, const int8_t *packed,
                        int32_t *c, long ldc, long row_begin, long row_end, long tile_begin, long tile_end) {
     (void)m;

@@ -65,6 +65,12 @@ import Tensor
         #expect(Array(UnsafeBufferPointer(start: ws.accumulators, count: m * n)) == expected)
     }
 
+    @Test func avx2KernelIsOffWithTheBaselineChoice() {
+        let before = fm_kernels_use_avx2(0)
+        defer { _ = fm_kernels_use_avx2(before) }
+        #expect(!Int8Kernel.available.contains(.avx2))
+    }
+
     @Test func vnniIsAvailableWhereTheCPUSaysSo() {
         let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         #expect(Int8Kernel.available.contains(.vnni512) == flags.contains("avx512_vnni"))

@@ -87,6 +87,10 @@ void fm_i8_gemm_reference(long m, long n, long k, const uint8_t *a, long lda, co
                           int32_t *c, long ldc);
 void fm_i8_gemm_portable(long m, long n, long k, const uint8_t *a, long lda, const int8_t *packed,
                          int32_t *c, long ldc, long row_begin, long row_end, long tile_begin, long tile_end);
+/* AVX2 vpmaddubsw with the activations split into nibbles (exact); returns 0 (and does
+ * nothing) where AVX2 is off for this thread. */
+int fm_i8_gemm_avx2(long m, long n, long k, const uint8_t *a, long lda, const int8_t *packed,
+                    int32_t *c, long ldc, long row_begin, long row_end, long tile_begin, long tile_end);
 /* Returns 0 (and does nothing) where the CPU lacks AVX-512 VNNI. */
 int fm_i8_gemm_vnni512(long m, long n, long k, const uint8_t *a, long lda, const int8_t *packed,
                        int32_t *c, long ldc, long row_begin, long row_end, long tile_begin, long tile_end);

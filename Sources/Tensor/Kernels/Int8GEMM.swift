@@ -9,6 +9,8 @@ import Synchronization
 public enum Int8Kernel: String, CaseIterable, Sendable, Codable {
     /// fmctl's AVX-512 VNNI kernel (`vpdpbusd`), where the CPU has it.
     case vnni512 = "avx512-vnni"
+    /// fmctl's AVX2 kernel (`vpmaddubsw` on the activations' nibbles, exact), where AVX2 is on.
+    case avx2 = "avx2-maddubs"
     /// fmctl's plain C kernel over the same packed layout (compiled for AVX2 and the baseline).
     case portable = "portable-c"
     /// oneDNN's `dnnl_gemm_u8s8s32`.
@@ -18,7 +20,13 @@ public enum Int8Kernel: String, CaseIterable, Sendable, Codable {
 
     /// The kernels this CPU can run.
     public static var available: [Int8Kernel] {
-        allCases.filter { $0 != .vnni512 || fm_i8_vnni512_available() != 0 }
+        allCases.filter { kernel in
+            switch kernel {
+            case .vnni512: fm_i8_vnni512_available() != 0
+            case .avx2: fm_kernels_avx2_enabled() != 0
+            default: true
+            }
+        }
     }
 }
 
@@ -90,25 +98,26 @@ public enum Int8GEMM {
         let n = w.n, k = w.k, lda = w.paddedK
         let a = ws.activations, c = ws.accumulators
         switch kernel {
-        case .vnni512, .portable:
+        case .vnni512, .avx2, .portable:
             struct Job {
                 let m: Int, n: Int, k: Int, lda: Int, a: UnsafePointer<UInt8>, b: UnsafePointer<Int8>, c: UnsafeMutablePointer<Int32>
-                let vnni: Bool, byRows: Bool, split: PieceSplit
+                let kernel: Int, byRows: Bool, split: PieceSplit
             }
             let tiles = w.paddedN / 16
             let byRows = m >= 16
             let split = byRows
                 ? PieceSplit(m, pieces: 2 * BLAS.threads, minimumPerPiece: max(8, 262_144 / max(1, n * k)), alignment: 8)
                 : PieceSplit(tiles, pieces: BLAS.threads, minimumPerPiece: max(1, 65_536 / max(1, 16 * k * m)))
-            var job = Job(m: m, n: n, k: k, lda: lda, a: a, b: w.packed, c: c, vnni: kernel == .vnni512, byRows: byRows, split: split)
+            var job = Job(m: m, n: n, k: k, lda: lda, a: a, b: w.packed, c: c,
+                          kernel: kernel == .vnni512 ? 2 : (kernel == .avx2 ? 1 : 0), byRows: byRows, split: split)
             runPieces(&job, pieces: split.pieces) { context, i in
                 let j = context!.assumingMemoryBound(to: Job.self).pointee
                 let r = j.split.range(i)
                 let tiles = (j.n + 15) / 16
                 let (r0, r1, t0, t1) = j.byRows ? (r.lowerBound, r.upperBound, 0, tiles) : (0, j.m, r.lowerBound, r.upperBound)
-                if !(j.vnni && fm_i8_gemm_vnni512(j.m, j.n, j.k, j.a, j.lda, j.b, j.c, j.n, r0, r1, t0, t1) != 0) {
-                    fm_i8_gemm_portable(j.m, j.n, j.k, j.a, j.lda, j.b, j.c, j.n, r0, r1, t0, t1)
-                }
+                if j.kernel == 2, fm_i8_gemm_vnni512(j.m, j.n, j.k, j.a, j.lda, j.b, j.c, j.n, r0, r1, t0, t1) != 0 { return }
+                if j.kernel == 1, fm_i8_gemm_avx2(j.m, j.n, j.k, j.a, j.lda, j.b, j.c, j.n, r0, r1, t0, t1) != 0 { return }
+                fm_i8_gemm_portable(j.m, j.n, j.k, j.a, j.lda, j.b, j.c, j.n, r0, r1, t0, t1)
             }
         case .onednn:
             // C = (A - 0) * (B - 0): the zero point is corrected by the caller as for the others.
