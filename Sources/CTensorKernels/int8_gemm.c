@@ -154,11 +154,21 @@ VNNI static inline void vnni_tile(long rows, long kq, long np, const uint8_t *a,
         for (int r = 0; r < 8; r++) vnni_store(accs[r], c + r * ldc, e, y + r * ldy, corr, scale, bias, mask);
         return;
     }
+    /* Fewer than 8 rows (batch 1, the last rows): four accumulators over k per row, so that
+     * the dependency chain of vpdpbusd does not set the pace. */
     for (long r = 0; r < rows; r++) {
-        __m512i acc = _mm512_setzero_si512();
+        __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
         const uint8_t *ar = a + r * lda;
-        for (long q = 0; q < kq; q++)
-            acc = _mm512_dpbusd_epi32(acc, _mm512_set1_epi32(load32(ar + 4 * q)), _mm512_loadu_si512((const void *)(bt + q * np * 4)));
+        long q = 0;
+        for (; q + 4 <= kq; q += 4) {
+            s0 = _mm512_dpbusd_epi32(s0, _mm512_set1_epi32(load32(ar + 4 * q)), _mm512_loadu_si512((const void *)(bt + q * np * 4)));
+            s1 = _mm512_dpbusd_epi32(s1, _mm512_set1_epi32(load32(ar + 4 * q + 4)), _mm512_loadu_si512((const void *)(bt + (q + 1) * np * 4)));
+            s2 = _mm512_dpbusd_epi32(s2, _mm512_set1_epi32(load32(ar + 4 * q + 8)), _mm512_loadu_si512((const void *)(bt + (q + 2) * np * 4)));
+            s3 = _mm512_dpbusd_epi32(s3, _mm512_set1_epi32(load32(ar + 4 * q + 12)), _mm512_loadu_si512((const void *)(bt + (q + 3) * np * 4)));
+        }
+        for (; q < kq; q++)
+            s0 = _mm512_dpbusd_epi32(s0, _mm512_set1_epi32(load32(ar + 4 * q)), _mm512_loadu_si512((const void *)(bt + q * np * 4)));
+        __m512i acc = _mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3));
         vnni_store(acc, c + r * ldc, e, y + r * ldy, corr, scale, bias, mask);
     }
 }
