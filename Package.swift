@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "Projection", targets: ["Projection"]),
         .library(name: "DataParallel", targets: ["DataParallel"]),
         .library(name: "MetricsExport", targets: ["MetricsExport"]),
+        .library(name: "Compression", targets: ["Compression"]),
         .executable(name: "fmctl", targets: ["fmctl"]),
     ],
     dependencies: [
@@ -32,6 +33,12 @@ let package = Package(
             pkgConfig: "ompi-c",
             providers: [.apt(["libopenmpi-dev"])]
         ),
+        // oneDNN's int8 GEMM (Debian libdnnl-dev; no pkg-config file), one candidate of the
+        // int8 layers' measured kernel choice (docs/compress.md).
+        .systemLibrary(
+            name: "CDNNL",
+            providers: [.apt(["libdnnl-dev"])]
+        ),
         .systemLibrary(
             name: "CZlib",
             providers: [.apt(["zlib1g-dev"])]
@@ -40,9 +47,11 @@ let package = Package(
         .target(name: "FMSupport"),
 
         // MARK: - Modules
-        .target(name: "Tensor", dependencies: ["CBLAS", "CTensorKernels"]),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CTensorKernels", "CDNNL"]),
         .target(name: "CTensorKernels"),
         .target(name: "Models", dependencies: ["Tensor", "CZlib", "FMSupport"]),
+        // Cheaper models: pruning, int8 quantisation, low-rank factorisation (docs/compress.md).
+        .target(name: "Compression", dependencies: ["Models", "Tensor"]),
         // Measuring and carbon arithmetic; run records and folders; their rendering.
         .target(name: "Footprint", dependencies: ["FMSupport"], resources: [.copy("Resources")]),
         .target(name: "RunRecords", dependencies: ["Footprint", "FMSupport"]),
@@ -59,7 +68,7 @@ let package = Package(
             name: "fmctl",
             dependencies: [
                 "Models", "DataParallel", "Footprint", "RunRecords", "Reports", "Projection", "Tensor", "FMSupport", "MetricsExport",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Compression", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
@@ -71,6 +80,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTensorKernels", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
+        .testTarget(name: "CompressionTests", dependencies: ["Compression", "Models", "Tensor", "CTensorKernels", "TestSupport"]),
         .testTarget(name: "FootprintTests", dependencies: ["Footprint", "RunRecords", "Reports", "FMSupport", "TestSupport"]),
         .testTarget(name: "FMSupportTests", dependencies: ["FMSupport", "TestSupport"]),
         .testTarget(name: "ProjectionTests", dependencies: ["Projection", "Footprint", "TestSupport"]),

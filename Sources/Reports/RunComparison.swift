@@ -131,16 +131,26 @@ public struct RunComparison: Sendable {
             return HTMLReport.empty(title, "No run has both a test accuracy and a CO2e.")
         }
         let unit = ScaledUnit.pick(forMaximum: maximum, from: ScaledUnit.grams)
-        func point(_ row: Row) -> ChartPoint {
-            ChartPoint(x: row.co2eGrams! / unit.factor, y: row.testAccuracy! * 100, label: "\(row.runID) (\(row.model))")
+        return Self.paretoChart(title: title, xLabel: "CO2e of the run (\(unit.name))", points: placed.map { row in
+            (label: "\(row.runID) (\(row.model))", x: row.co2eGrams! / unit.factor, accuracy: row.testAccuracy!, optimal: row.paretoOptimal!)
+        })
+    }
+
+    /// The Pareto chart of accuracy (a fraction, drawn in %) against a cost on x: the optimal
+    /// points as filled diamonds joined by the frontier, the others as hollow circles. Shared
+    /// by the run comparison and `fmctl compress` (J per inference).
+    public static func paretoChart(title: String, xLabel: String,
+                                   points: [(label: String, x: Double, accuracy: Double, optimal: Bool)]) -> String {
+        func point(_ p: (label: String, x: Double, accuracy: Double, optimal: Bool)) -> ChartPoint {
+            ChartPoint(x: p.x, y: p.accuracy * 100, label: p.label)
         }
-        let optimal = placed.filter { $0.paretoOptimal == true }.sorted { $0.co2eGrams! < $1.co2eGrams! }.map(point)
-        let others = placed.filter { $0.paretoOptimal == false }.map(point)
+        let optimal = points.filter(\.optimal).sorted { $0.x < $1.x }.map(point)
+        let others = points.filter { !$0.optimal }.map(point)
         var series = [LineSeries(name: "Pareto-optimal", points: optimal, connected: optimal.count > 1, marker: .diamond, dash: 1, tone: 0)]
         if !others.isEmpty {
             series.append(LineSeries(name: "dominated", points: others, connected: false, marker: .circle, filledMarker: false, tone: 1))
         }
-        return SVGChart.lines(ChartFrame(id: "pareto", title: title, xLabel: "CO2e of the run (\(unit.name))", yLabel: "test accuracy (%)",
+        return SVGChart.lines(ChartFrame(id: "pareto", title: title, xLabel: xLabel, yLabel: "test accuracy (%)",
                                          width: 900, height: 420),
                               series: series, yFromZero: false)
     }

@@ -11,7 +11,7 @@ struct Fmctl: ParsableCommand {
         commandName: "fmctl",
         abstract: "Train neural networks fast on OpenBLAS and account for each epoch's energy, CO2e and cost.",
         version: version,
-        subcommands: [Train.self, Evaluate.self, Predict.self, Generate.self, Summary.self, FootprintCommand.self])
+        subcommands: [Train.self, Evaluate.self, Predict.self, Generate.self, Summary.self, Compress.self, FootprintCommand.self])
 
     /// ArgumentParser's `main`, except that a parsing or validation error is one line on stderr
     /// (`fmctl: --epochs must be ...`, exit 64) instead of the message, the usage and a hint:

@@ -177,8 +177,9 @@ let twoBranchCNN = #"""
             for name in [type.typeName] + type.aliases {
                 let options: String
                 switch type.typeName {
-                case "Dense": options = #", "units": 3"#
-                case "Conv2D": options = #", "filters": 2, "kernel_size": 1"#
+                case "Dense", "QuantizedDense": options = #", "units": 3"#
+                case "Conv2D", "QuantizedConv2D": options = #", "filters": 2, "kernel_size": 1"#
+                case "LowRankDense": options = #", "units": 3, "rank": 1"#
                 case "Dropout": options = #", "rate": 0.5"#
                 case "Activation": options = #", "activation": "tanh""#
                 case "Embedding": options = #", "input_dim": 4, "output_dim": 2"#

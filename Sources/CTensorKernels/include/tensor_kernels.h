@@ -1,5 +1,6 @@
 #ifndef TENSOR_KERNELS_H
 #define TENSOR_KERNELS_H
+#include <stdint.h>
 /* Element-wise kernels that the Swift compiler does not vectorise (it lowers
  * Float.squareRoot() to a libm call per element). Internal to the Tensor module. */
 
@@ -86,5 +87,42 @@ int fm_kernels_use_avx2(int enabled);
  * choice to the workers that run its pieces. */
 int fm_kernels_thread_choice(void);
 void fm_kernels_set_thread_choice(int choice);
+
+/* int8 inference (int8_gemm.c, docs/compress.md): C (M, N) int32 = A (M, K) uint8 *
+ * B (K, N) int8. Packed B is [Kp/4][Np][4] (fm_i8_packed_k/n: K and N rounded up to 4 and 16,
+ * zero padded); A has row stride lda >= Kp. The packed kernels compute rows
+ * [row_begin, row_end) and 16-column tiles [tile_begin, tile_end). */
+int fm_i8_vnni512_available(void);
+long fm_i8_packed_k(long k);
+long fm_i8_packed_n(long n);
+void fm_i8_pack_b(const int8_t *b, long k, long n, int8_t *packed);
+void fm_i8_column_sums(const int8_t *b, long k, long n, int32_t *sums);
+void fm_i8_gemm_reference(long m, long n, long k, const uint8_t *a, long lda, const int8_t *b,
+                          int32_t *c, long ldc);
+void fm_i8_gemm_portable(long m, long n, long k, const uint8_t *a, long lda, const int8_t *packed,
+                         int32_t *c, long ldc, long row_begin, long row_end, long tile_begin, long tile_end);
+/* AVX2 vpmaddubsw with the activations split into nibbles (exact); returns 0 (and does
+ * nothing) where AVX2 is off for this thread. */
+int fm_i8_gemm_avx2(long m, long n, long k, const uint8_t *a, long lda, const int8_t *packed,
+                    int32_t *c, long ldc, long row_begin, long row_end, long tile_begin, long tile_end);
+/* Returns 0 (and does nothing) where the CPU lacks AVX-512 VNNI. */
+int fm_i8_gemm_vnni512(long m, long n, long k, const uint8_t *a, long lda, const int8_t *packed,
+                       int32_t *c, long ldc, long row_begin, long row_end, long tile_begin, long tile_end);
+/* The VNNI kernel with the float epilogue of fm_i8_dequantize fused into its stores
+ * (no int32 result is written); returns 0 where the CPU lacks AVX-512 VNNI. */
+int fm_i8_gemm_vnni512_fused(long m, long n, long k, const uint8_t *a, long lda, const int8_t *packed,
+                             long row_begin, long row_end, long tile_begin, long tile_end,
+                             float input_scale, const float *weight_scale, const int32_t *correction,
+                             const float *bias, int relu, float *y, long ldy);
+/* q = clamp(round(x * inverse_scale) + zero_point, 0, 255); columns cols..<ldq are zeroed. */
+void fm_quantize_u8(const float *x, long rows, long cols, long ldx, float inverse_scale, int zero_point,
+                    uint8_t *q, long ldq);
+/* im2col of a uint8 NHWC batch, K ordered (kh, kw, cin), padding filled with pad_value (the
+ * quantised zero), columns patch..<ldcols zeroed. */
+void fm_im2col_u8(const uint8_t *x, long batch, long h, long w, long cin, long kh, long kw, long sh, long sw,
+                  long oh, long ow, long pad_top, long pad_left, uint8_t pad_value, uint8_t *cols, long ldcols);
+/* y = input_scale * weight_scale[j] * (c - correction[j]) + bias[j], then ReLU when relu. */
+void fm_i8_dequantize(const int32_t *c, long m, long n, long ldc, float input_scale, const float *weight_scale,
+                      const int32_t *correction, const float *bias, int relu, float *y, long ldy);
 
 #endif

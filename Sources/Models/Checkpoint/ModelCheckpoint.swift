@@ -32,7 +32,10 @@ public enum ModelCheckpoint {
     /// - Throws: ``DataError`` with exit code 74 when the file cannot be written.
     public static func save(_ model: Model, to path: String, includeOptimizer: Bool = true,
                             metadata extra: [String: String] = [:]) throws(DataError) {
-        var tensors = model.namedParameters.map { SafetensorsTensor(name: $0.name, shape: $0.shape, values: $0.values) }
+        let int8 = model.int8ParameterNames
+        var tensors = model.namedParameters.map {
+            SafetensorsTensor(name: $0.name, shape: $0.shape, values: $0.values, dtype: int8.contains($0.name) ? .i8 : .f32)
+        }
         var metadata = extra
         metadata["format"] = "fmctl"
         metadata["format_version"] = formatVersion

@@ -1,19 +1,30 @@
 import FMSupport
 
-/// One named float32 tensor of a checkpoint; `values` is row-major for `shape` (`[]` is a scalar).
+/// The element types a checkpoint stores: float32, and int8 for quantised weights
+/// (docs/compress.md), whose float scales are F32 tensors of their own.
+public enum SafetensorsDType: String, Sendable {
+    case f32 = "F32", i8 = "I8"
+    /// Bytes per element.
+    public var size: Int { self == .f32 ? 4 : 1 }
+}
+
+/// One named tensor of a checkpoint; `values` is row-major for `shape` (`[]` is a scalar). An
+/// I8 tensor holds its integers as Float values in memory (exact), each in -128...127.
 public struct SafetensorsTensor: Sendable {
     public let name: String
     public let shape: [Int]
     public let values: [Float]
+    public let dtype: SafetensorsDType
 
-    public init(name: String, shape: [Int], values: [Float]) {
+    public init(name: String, shape: [Int], values: [Float], dtype: SafetensorsDType = .f32) {
         self.name = name
         self.shape = shape
         self.values = values
+        self.dtype = dtype
     }
 }
 
-/// The safetensors format (Hugging Face), float32 tensors only:
+/// The safetensors format (Hugging Face), float32 and int8 tensors:
 ///
 ///     8 bytes   N, little-endian UInt64
 ///     N bytes   JSON header starting with '{', optionally padded with spaces:
@@ -26,7 +37,6 @@ public struct SafetensorsTensor: Sendable {
 public enum Safetensors {
     /// The reference implementation's limit on N; a larger header is an attack or corruption.
     public static let maximumHeaderBytes = 100_000_000
-    /// The only dtype read and written.
     static let float32DType = "F32"
     static let metadataKey = "__metadata__"
     private static let expectedFile = "a safetensors file (8-byte little-endian header length, JSON header, float32 data)"
@@ -77,9 +87,12 @@ public enum Safetensors {
             guard let elements = elementCount(tensor.shape), elements == tensor.values.count else {
                 throw invalid("tensor \"\(tensor.name)\" has shape \(tensor.shape) but \(tensor.values.count) values")
             }
-            let end = offset + 4 * elements
+            if tensor.dtype == .i8, let v = tensor.values.first(where: { $0 != $0.rounded() || $0 < -128 || $0 > 127 }) {
+                throw invalid("tensor \"\(tensor.name)\" is I8 but holds \(v), not an integer in -128...127")
+            }
+            let end = offset + tensor.dtype.size * elements
             if header.count > 1 { header += "," }
-            header += JSONText.quoted(tensor.name) + ":{\"dtype\":\"\(float32DType)\",\"shape\":["
+            header += JSONText.quoted(tensor.name) + ":{\"dtype\":\"\(tensor.dtype.rawValue)\",\"shape\":["
             header += tensor.shape.map(String.init).joined(separator: ",")
             header += "],\"data_offsets\":[\(offset),\(end)]}"
             offset = end
@@ -95,6 +108,10 @@ public enum Safetensors {
         for shift in stride(from: 0, to: 64, by: 8) { out.append(UInt8(truncatingIfNeeded: length >> UInt64(shift))) }
         out += headerBytes
         for tensor in tensors {
+            if tensor.dtype == .i8 {
+                for value in tensor.values { out.append(UInt8(bitPattern: Int8(value))) }
+                continue
+            }
             for value in tensor.values {
                 let bits = value.bitPattern
                 out += [UInt8(truncatingIfNeeded: bits), UInt8(truncatingIfNeeded: bits >> 8),
@@ -124,6 +141,7 @@ public enum Safetensors {
         let shape: [Int]
         let begin: Int
         let end: Int
+        let dtype: SafetensorsDType
     }
 
     /// Parses a whole file's bytes; every length and offset is checked before it is used.
@@ -200,6 +218,10 @@ public enum Safetensors {
 
         let tensors = bytes.withUnsafeBytes { raw in
             ordered.map { entry in
+                if entry.dtype == .i8 {
+                    let values = (0..<(entry.end - entry.begin)).map { Float(Int8(bitPattern: raw[bufferStart + entry.begin + $0])) }
+                    return SafetensorsTensor(name: entry.name, shape: entry.shape, values: values, dtype: .i8)
+                }
                 let count = (entry.end - entry.begin) / 4
                 let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
                     for i in 0..<count {
@@ -225,8 +247,8 @@ public enum Safetensors {
             return found.value
         }
         guard case .string(let dtype) = try field("dtype") else { throw bad("dtype is not a string") }
-        guard dtype == float32DType else {
-            throw bad("dtype \(dtype) is not supported; expected \(float32DType)")
+        guard let type = SafetensorsDType(rawValue: dtype) else {
+            throw bad("dtype \(dtype) is not supported; expected F32 or I8")
         }
         guard case .array(let dimensions) = try field("shape") else { throw bad("shape is not an array") }
         var shape: [Int] = []
@@ -239,13 +261,13 @@ public enum Safetensors {
             throw bad("data_offsets is not [BEGIN, END] of non-negative integers")
         }
         guard begin <= end else { throw bad("data_offsets [\(begin), \(end)] end before they begin") }
-        guard let elements = elementCount(shape), case (let bytesNeeded, false) = elements.multipliedReportingOverflow(by: 4) else {
+        guard let elements = elementCount(shape), case (let bytesNeeded, false) = elements.multipliedReportingOverflow(by: type.size) else {
             throw bad("shape \(shape) is too large")
         }
         guard bytesNeeded == end - begin else {
-            throw bad("shape \(shape) needs \(bytesNeeded) bytes of F32 but data_offsets [\(begin), \(end)] span \(end - begin)")
+            throw bad("shape \(shape) needs \(bytesNeeded) bytes of \(dtype) but data_offsets [\(begin), \(end)] span \(end - begin)")
         }
-        return Entry(name: name, shape: shape, begin: begin, end: end)
+        return Entry(name: name, shape: shape, begin: begin, end: end, dtype: type)
     }
 
     private static func describe(_ value: HeaderJSON) -> String {

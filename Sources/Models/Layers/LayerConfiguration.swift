@@ -121,6 +121,7 @@ public enum LayerRegistry {
         // The position-wise transformer layers (docs/transformer.md).
         Embedding.Options.self, PositionEmbedding.Options.self, LayerNormalization.Options.self, GELU.Options.self,
         MultiHeadAttention.Options.self,
+        QuantizedDense.Options.self, QuantizedConv2D.Options.self, LowRankDense.Options.self,
     ]
 
     private static let registered = Mutex<[any LayerOptions.Type]>([])

@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+
+/// `fmctl compress` on a tiny run of a synthetic data set (docs/compress.md).
+@Suite struct CompressEndToEndTests {
+    let work = TemporaryDirectory()
+
+    func trainTinyRun(model: String = "mlp") throws {
+        try Datasets.synthetic(in: work.file("data"), train: 300, test: 60)
+        let train = try Fmctl.run(["train", "--model", model, "--dataset", "data", "--epochs", "2", "--threads", "1",
+                                   "--run-dir", "run", "--no-footprint"], in: work.path, timeout: 120)
+        expectSuccess(train)
+    }
+
+    @Test func writesLoadableVariantsAndTheirReport() throws {
+        try trainTinyRun()
+        let result = try Fmctl.run(["compress", "run", "--prune", "0.5", "--int8", "--low-rank", "8,auto", "--format", "json",
+                                    "-o", "report.json", "--measure-seconds", "0", "--threads", "1"], in: work.path, timeout: 300)
+        expectSuccess(result)
+        let report = try jsonObject(Data(contentsOf: URL(fileURLWithPath: work.file("report.json"))))
+        let baseline = try #require(report["baseline"] as? [String: Any])
+        let variants = try #require(report["variants"] as? [[String: Any]])
+        let keys = ["name", "method", "accuracy", "loss", "size_bytes", "parameters", "nonzero_parameters", "latency_ms_batch1",
+                    "images_per_s", "inference_j_per_image", "compression_energy_j", "path"]
+        for v in [baseline] + variants { for key in keys { #expect(v[key] != nil, "\(key) in \(v["name"] ?? "?")") } }
+        #expect(baseline["method"] as? String == "float")
+        let names = variants.compactMap { $0["name"] as? String }
+        #expect(names.count == 4 && names.contains("prune-0.5") && names.contains("int8") && names.contains("low-rank-8"))
+        #expect(names.contains { $0.hasPrefix("low-rank-") && $0.hasSuffix("-auto") })
+        #expect(variants.map { $0["method"] as? String } .contains("low-rank"))
+        let byName = Dictionary(uniqueKeysWithValues: variants.map { ($0["name"] as! String, $0) })
+        let floatSize = try #require(baseline["size_bytes"] as? Double)
+        #expect(try #require(byName["int8"]?["size_bytes"] as? Double) < 0.3 * floatSize)
+        let pruned = try #require(byName["prune-0.5"])
+        #expect(try #require(pruned["nonzero_parameters"] as? Double) < 0.6 * (try #require(pruned["parameters"] as? Double)))
+        #expect(try #require(byName["low-rank-8"]?["parameters"] as? Double) < (try #require(baseline["parameters"] as? Double)) / 3)
+        #expect(try #require(byName["int8"]?["inference_j_per_image"] as? Double) > 0)
+        #expect(try #require(pruned["compression_energy_j"] as? Double) > 0)
+
+        // Every variant folder is a loadable model for evaluate, summary and compress itself.
+        for name in ["float", "prune-0.5", "int8", "low-rank-8"] { #expect(work.exists("run/compressed/\(name)/model.safetensors")) }
+        let evaluate = try Fmctl.run(["evaluate", "run/compressed/int8", "--dataset", "data", "--threads", "1"], in: work.path)
+        expectSuccess(evaluate)
+        #expect(evaluate.stdout.contains("accuracy"))
+        let summary = try Fmctl.run(["summary", "--model", "run/compressed/low-rank-8/model.safetensors"], in: work.path)
+        expectSuccess(summary)
+        #expect(summary.stdout.contains("LowRankDense"))
+        let again = try Fmctl.run(["compress", "run/compressed/prune-0.5", "--int8", "--measure-seconds", "0", "--threads", "1",
+                                   "--format", "markdown"], in: work.path, timeout: 120)
+        expectSuccess(again)
+        #expect(again.stdout.contains("| int8"))
+        #expect(work.exists("run/compressed/prune-0.5/compressed/int8/model.safetensors"))
+
+        let html = try Fmctl.run(["compress", "run", "--int8", "--measure-seconds", "0", "--threads", "1", "--format", "html",
+                                  "-o", "report.html"], in: work.path, timeout: 120)
+        expectSuccess(html)
+        let page = try String(contentsOfFile: work.file("report.html"), encoding: .utf8)
+        #expect(page.contains("<svg") && page.contains("Pareto"))
+    }
+
+    @Test func badInputIsOneLineAndWritesNothing() throws {
+        try trainTinyRun()
+        try FileManager.default.createDirectory(atPath: work.file("empty"), withIntermediateDirectories: true)
+        expectUserError(try Fmctl.run(["compress", "empty", "--int8"], in: work.path), exitCode: 66, mentions: "model.safetensors")
+        expectUserError(try Fmctl.run(["compress", "run", "--prune", "1.5"], in: work.path), exitCode: 64, mentions: "--prune")
+        expectUserError(try Fmctl.run(["compress", "run", "--prune", "0"], in: work.path), exitCode: 64, mentions: "(0, 1)")
+        expectUserError(try Fmctl.run(["compress", "run", "--low-rank", "500"], in: work.path), exitCode: 64, mentions: "min(m, n)")
+        expectUserError(try Fmctl.run(["compress", "run"], in: work.path), exitCode: 64, mentions: "--int8")
+        #expect(!work.exists("run/compressed"))
+
+        // A model with no Dense layer: a convolution over the whole image, then softmax.
+        let json = #"{"name": "nodense", "input_shape": [28, 28, 1], "layers": [{"type": "Conv2D", "filters": 10, "kernel_size": 28}, {"type": "Flatten"}, {"type": "Activation", "activation": "softmax"}]}"#
+        try work.write("nodense.json", bytes: Array(json.utf8))
+        let train = try Fmctl.run(["train", "--model", "nodense.json", "--dataset", "data", "--epochs", "1", "--threads", "1",
+                                   "--run-dir", "conv", "--no-footprint"], in: work.path, timeout: 120)
+        expectSuccess(train)
+        expectUserError(try Fmctl.run(["compress", "conv", "--low-rank", "4"], in: work.path), exitCode: 64, mentions: "no Dense layer")
+        #expect(!work.exists("conv/compressed"))
+    }
+}
