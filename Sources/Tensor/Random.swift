@@ -1,5 +1,22 @@
 import Foundation
 
+/// SplitMix64 (Steele, Lea and Flood): one word of state, each output a mix of the state after
+/// adding the golden ratio. It seeds ``Xoshiro256`` and turns a (seed, index) pair into
+/// independent draws without a shared generator (the text windows' masks).
+public struct SplitMix: RandomNumberGenerator, Sendable {
+    public private(set) var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
 /// xoshiro256** (Blackman and Vigna), seeded through SplitMix64: the same seed gives the
 /// same sequence on every machine and every Swift version, unlike the standard library's
 /// `SystemRandomNumberGenerator`. Used for initial weights, shuffling and dropout masks.
@@ -11,15 +28,8 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable, Equatable, Codable {
     ///
     /// - Parameter seed: Any value; equal seeds give equal sequences.
     public init(seed: UInt64) {
-        var sm = seed
-        func splitMix() -> UInt64 {
-            sm &+= 0x9E37_79B9_7F4A_7C15
-            var z = sm
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        state = (splitMix(), splitMix(), splitMix(), splitMix())
+        var sm = SplitMix(seed: seed)
+        state = (sm.next(), sm.next(), sm.next(), sm.next())
     }
 
     /// Restores a generator from a saved state (checkpoints, resume).

@@ -54,17 +54,6 @@ import Testing
         let args = ["train", "--model", "mlp", "--epochs", "2", "--threads", "1", "--seed", "3", "--limit", "1000",
                     "--optimizer", "adamw", "--lr-schedule", "cosine", "--warmup-steps", "20", "--clip-norm", "0.5",
                     "--steps-per-epoch", "200", "--no-footprint"]
-        expectSuccess(try Fmctl.run(args + ["--run-dir", "full"], in: work.path, timeout: 120))
-        let running = try Fmctl.start(args + ["--run-dir", "part"], in: work.path)
-        #expect(running.waitForOutput("Epoch 1/2", timeout: 60), "training never started: \(running.stdoutSoFar)")
-        Thread.sleep(forTimeInterval: 0.3)
-        running.signal(SIGINT)
-        let stopped = try running.wait(timeout: 60)
-        #expect(stopped.status == 130, "\(stopped.description)")
-        let resumed = try Fmctl.run(["train", "--resume", "part", "--no-footprint"], in: work.path, timeout: 120)
-        expectSuccess(resumed)
-        let full = try Data(contentsOf: URL(fileURLWithPath: work.file("full/model.safetensors")))
-        let part = try Data(contentsOf: URL(fileURLWithPath: work.file("part/model.safetensors")))
-        #expect(full == part, "weights or optimiser state differ after the resume")
+        try expectResumeMatchesUninterrupted(args, in: work, timeout: 120)
     }
 }

@@ -108,19 +108,7 @@ import Testing
         let args = ["train", "--model", "bert-mini", "--dataset", "text:corpus.txt", "--context", "16", "--batch-size", "8",
                     "--steps-per-epoch", "150", "--epochs", "2", "--threads", "1", "--seed", "2", "--optimizer", "adamw",
                     "--lr-schedule", "cosine", "--warmup-steps", "10", "--clip-norm", "1", "--no-footprint"]
-        expectSuccess(try Fmctl.run(args + ["--run-dir", "full"], in: work.path, timeout: 300))
-        let running = try Fmctl.start(args + ["--run-dir", "part"], in: work.path)
-        #expect(running.waitForOutput("Epoch 1/2", timeout: 60), "training never started: \(running.stdoutSoFar)")
-        Thread.sleep(forTimeInterval: 0.3)
-        running.signal(SIGINT)
-        let stopped = try running.wait(timeout: 60)
-        #expect(stopped.status == 130, "\(stopped.description)")
-        let resumed = try Fmctl.run(["train", "--resume", "part", "--no-footprint"], in: work.path, timeout: 300)
-        expectSuccess(resumed)
-        #expect(resumed.stdout.contains("(masked-lm)") || resumed.stdout.contains("resuming"), "\(resumed.stdout)")
-        let full = try Data(contentsOf: URL(fileURLWithPath: work.file("full/model.safetensors")))
-        let part = try Data(contentsOf: URL(fileURLWithPath: work.file("part/model.safetensors")))
-        #expect(full == part, "weights or optimiser state differ after the resume")
+        try expectResumeMatchesUninterrupted(args, in: work)
     }
 
     @Test func bertMini_learnsMaskedBytesAndCannotGenerate() throws {

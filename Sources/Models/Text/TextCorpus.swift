@@ -204,15 +204,9 @@ public struct TextWindows: LabeledBatchSource, Sendable {
     /// (nil: it keeps its byte): a hash of (seed, window, position), so any process and any
     /// epoch agree without sharing a generator.
     static func maskDecision(seed: UInt64, window: Int, position: Int) -> (chosen: Bool, replacement: Int?) {
-        var state = seed ^ (UInt64(truncatingIfNeeded: window) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(truncatingIfNeeded: position) &* 0xC2B2_AE3D_27D4_EB4F)
-        func next() -> UInt64 {
-            // SplitMix64.
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var g = SplitMix(seed: seed ^ (UInt64(truncatingIfNeeded: window) &* 0x9E37_79B9_7F4A_7C15)
+                                   ^ (UInt64(truncatingIfNeeded: position) &* 0xC2B2_AE3D_27D4_EB4F))
+        func next() -> UInt64 { g.next() }
         func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
         guard uniform() < maskedFraction else { return (false, nil) }
         let r = uniform()

@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Testing
 
 extension TemporaryDirectory {
     /// A JSON object from a file (run.json) or from command output.
@@ -96,4 +97,22 @@ enum SafetensorsFile {
     static func lengthPrefix(_ length: Int) -> [UInt8] {
         (0..<8).map { UInt8(truncatingIfNeeded: UInt64(length) >> (8 * UInt64($0))) }
     }
+}
+
+/// Trains `arguments` straight through into `full`, and again into `part` with a Ctrl-C 0.3 s
+/// into the first epoch (exit 130) followed by `--resume`: the two checkpoints must be the
+/// same bytes (weights, optimiser state, position).
+func expectResumeMatchesUninterrupted(_ arguments: [String], in work: TemporaryDirectory, timeout: Double = 300) throws {
+    expectSuccess(try Fmctl.run(arguments + ["--run-dir", "full"], in: work.path, timeout: timeout))
+    let running = try Fmctl.start(arguments + ["--run-dir", "part"], in: work.path)
+    #expect(running.waitForOutput("Epoch 1/", timeout: 60), "training never started: \(running.stdoutSoFar)")
+    Thread.sleep(forTimeInterval: 0.3)
+    running.signal(SIGINT)
+    let stopped = try running.wait(timeout: 60)
+    #expect(stopped.status == 130, "\(stopped.description)")
+    let resumed = try Fmctl.run(["train", "--resume", "part", "--no-footprint"], in: work.path, timeout: timeout)
+    expectSuccess(resumed)
+    let full = try Data(contentsOf: URL(fileURLWithPath: work.file("full/model.safetensors")))
+    let part = try Data(contentsOf: URL(fileURLWithPath: work.file("part/model.safetensors")))
+    #expect(full == part, "weights or optimiser state differ after the resume")
 }
