@@ -33,7 +33,7 @@ examples: setup
 # offline by swift-docc-plugin (a package dependency). DocC's warnings (a symbol link that does
 # not resolve, a documented parameter that does not exist, one missing from a `- Parameters:`
 # list) are printed; CI runs this after `make test`.
-DOC_TARGETS = Tensor Models Footprint RunRecords Reports Projection DataParallel MetricsExport
+DOC_TARGETS = Tensor Models Footprint RunRecords Reports Projection DataParallel MetricsExport Compression
 
 docs: setup
 	$(SWIFT) package --allow-writing-to-directory .build/docs generate-documentation \
