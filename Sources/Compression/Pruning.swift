@@ -54,6 +54,8 @@ public final class MagnitudePruner: TrainingObserver {
     public private(set) var maskSparsity = 0.0
 
     /// - Parameters:
+    ///   - model: the model whose Dense and Conv2D kernels are pruned.
+    ///   - schedule: the sparsity at each optimiser step (TF MOT's polynomial decay).
     ///   - minimumWeights: kernels with fewer weights are left whole (0: every kernel pruned).
     /// - Throws: ``CompressionError`` when the model has no Dense or Conv2D kernel.
     public init(model: Model, schedule: PolynomialDecay, minimumWeights: Int = 0) throws {

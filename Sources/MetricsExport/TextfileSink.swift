@@ -2,7 +2,7 @@ import FMSupport
 import RunRecords
 
 /// The metrics in a file for node_exporter's textfile collector (`--collector.textfile.directory`),
-/// replaced atomically through ``FMSupport/FileWriter`` so that the collector never reads half a
+/// replaced atomically through `FMSupport`'s `FileWriter` so that the collector never reads half a
 /// file. A write that fails (a full disk, a folder removed during the run) is told once and the
 /// run goes on.
 public final class TextfileSink: MetricsSink {
@@ -10,7 +10,7 @@ public final class TextfileSink: MetricsSink {
     private let failure: FirstFailure
 
     /// - Parameters:
-    ///   - path: the file; ``FMSupport/FileWriter/checkReplaceable(_:)`` should have accepted it.
+    ///   - path: the file; `FileWriter.checkReplaceable(_:)` should have accepted it.
     ///   - warn: prints one warning line.
     public init(path: String, warn: @escaping @Sendable (String) -> Void) {
         self.path = path

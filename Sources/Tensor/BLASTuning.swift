@@ -12,7 +12,7 @@ extension BLAS {
     ]
 
     /// The OpenBLAS core to ask for through `OPENBLAS_CORETYPE`, or nil to keep OpenBLAS's
-    /// choice: when OpenBLAS chose a pre-AVX2 core (``preAVX2Cores``) on a CPU that has
+    /// choice: when OpenBLAS chose a pre-AVX2 core (`preAVX2Cores`) on a CPU that has
     /// AVX-512 (F, CD, BW, DQ, VL, with the OS saving its state), `SkylakeX`; with AVX2 and
     /// FMA, `Haswell`. A choice of AVX2 or later is never changed (docs/architecture.md,
     /// "OpenBLAS's kernel").

@@ -105,6 +105,7 @@ public final class TextGenerator {
     ///   - temperature: divides the logits; 0 takes the most likely byte every time.
     ///   - topK: draws only among the `topK` most likely bytes (nil: all).
     ///   - seed: the sampler's seed (the same seed gives the same text).
+    ///   - emit: called with each byte as it is drawn (to print as it goes).
     /// - Returns: the drawn bytes.
     public func generate(prompt: [UInt8], count: Int, temperature: Float = 1, topK: Int? = nil, seed: UInt64 = 0,
                          emit: (UInt8) -> Void = { _ in }) -> [UInt8] {

@@ -12,6 +12,7 @@ public enum TextModels {
     /// A decoder (`gpt-mini`: causal attention, next-byte objective) or an encoder
     /// (`bert-mini`: bidirectional attention, a mask token, masked-language-model objective).
     /// - Parameters:
+    ///   - name: the model's name (`gpt-mini`, `bert-mini`).
     ///   - objective: causal (a GPT) or masked (a BERT).
     ///   - context: positions per sample.
     ///   - layers: Transformer blocks.

@@ -41,7 +41,10 @@ public final class Int8Weights {
     public let columnSums: UnsafeMutablePointer<Int32>
     let floats: UnsafeMutablePointer<Float>
 
-    /// - Parameter values: the (K, N) row-major weights, each an integer in -127...127.
+    /// - Parameters:
+    ///   - values: the (K, N) row-major weights, each an integer in -127...127.
+    ///   - k: rows (the products' inner dimension).
+    ///   - n: columns (outputs).
     public init(values: UnsafePointer<Float>, k: Int, n: Int) {
         self.k = k; self.n = n
         paddedK = fm_i8_packed_k(k); paddedN = fm_i8_packed_n(n)
@@ -90,9 +93,14 @@ public final class Int8Workspace {
 public enum Int8GEMM {
     /// `accumulators (M, N) = activations (M, K; row stride paddedK) * weights`, exact in int32
     /// for the integer kernels; dequantise-then-sgemm rounds its float sums.
+    ///
+    /// The activations' zero point is subtracted by oneDNN and sgemm or left for the caller's
+    /// correction by the fmctl kernels: every kernel returns `sum(a * b)`.
     /// - Parameters:
-    ///   - zeroPoint: the activations' zero point, subtracted (for oneDNN and sgemm) or left for
-    ///     the caller's correction (the fmctl kernels): every kernel returns `sum(a * b)`.
+    ///   - kernel: which kernel computes the product.
+    ///   - m: rows of the activations.
+    ///   - w: the packed weights.
+    ///   - ws: the workspace holding the activations and receiving the accumulators.
     public static func multiply(_ kernel: Int8Kernel, m: Int, weights w: Int8Weights, workspace ws: Int8Workspace) {
         precondition(m <= ws.rows)
         let n = w.n, k = w.k, lda = w.paddedK
