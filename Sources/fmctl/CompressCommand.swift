@@ -51,7 +51,7 @@ struct Compress: ParsableCommand {
     @Flag(name: .customLong("int8-first-layer"), help: "Quantise a first convolution with patches under 16 values too (by default it stays float: measured slower in int8).")
     var int8FirstLayer = false
 
-    @Option(name: .customLong("calibration-samples"), parsing: .unconditional, help: "Training images that calibrate the int8 activation ranges (min/max).")
+    @Option(name: .customLong("calibration-samples"), parsing: .unconditional, help: "Training images (text: windows) that calibrate the int8 activation ranges (min/max).")
     var calibrationSamples = 2048
 
     @Option(name: .customLong("measure-seconds"), parsing: .unconditional, help: "Length of each inference energy window, at least (seconds).")
