@@ -4,36 +4,23 @@ import Tensor
 
 /// Post-training int8 quantisation (docs/compress.md): every Dense and Conv2D becomes its
 /// quantised twin with symmetric per-output-channel int8 weights, and each such layer's input
-/// gets a uint8 scale and zero point from the min/max of its values over calibration images.
+/// gets a uint8 scale and zero point from the min/max of its values over calibration samples
+/// (images, or text windows). Graph models keep their graph: only the layer types change.
 public enum Quantization {
     /// The observed (min, max) of each Dense and Conv2D layer's input, by layer name, over
-    /// `range` of `data`, forward in inference mode.
-    /// - Throws: ``CompressionError`` for a graph that is not a chain (its layer inputs are not
-    ///   reachable one after the other).
+    /// `range` of `data`, forward in inference mode. Any graph works: each layer's input is the
+    /// tensor its graph names (a transformer's position-wise Dense layers see all `B * T` rows;
+    /// docs/compress.md, "Text models").
     public static func calibrate(_ model: Model, data: any LabeledBatchSource, range: Range<Int>,
-                                 batchSize: Int = 256) throws -> [String: (min: Float, max: Float)] {
-        guard model.isChain else { throw CompressionError("--int8: only a chain of layers (a Sequential model) can be calibrated") }
-        model.prepare(maxBatch: batchSize)
-        let x = FloatBuffer(count: batchSize * model.inputCount)
-        var labels = [Int32](repeating: 0, count: batchSize)
+                                 batchSize: Int = 256) -> [String: (min: Float, max: Float)] {
         var ranges: [String: (min: Float, max: Float)] = [:]
-        var start = range.lowerBound
-        while start < range.upperBound {
-            let n = min(batchSize, range.upperBound - start)
-            let indices = Array(start..<(start + n))
-            indices.withUnsafeBufferPointer { i in labels.withUnsafeMutableBufferPointer { data.fillBatch(indices: i, inputs: x.pointer, labels: $0.baseAddress!) } }
-            var p = UnsafePointer(x.pointer)
-            var count = model.inputCount
-            for layer in model.layers {
-                if layer is Dense || layer is Conv2D {
-                    var r = ranges[layer.name] ?? (Float.infinity, -Float.infinity)
-                    for i in 0..<(n * count) { r.min = min(r.min, p[i]); r.max = max(r.max, p[i]) }
-                    ranges[layer.name] = r
-                }
-                p = layer.forward(p, batch: n, training: false)
-                count = layer.outputCount
-            }
-            start += n
+        let layers = model.layers
+        model.forEachLayerInput(data, range: range, batchSize: batchSize) { j, p, count in
+            let layer = layers[j]
+            guard layer is Dense || layer is Conv2D else { return }
+            var r = ranges[layer.name] ?? (Float.infinity, -Float.infinity)
+            for i in 0..<count { r.min = min(r.min, p[i]); r.max = max(r.max, p[i]) }
+            ranges[layer.name] = r
         }
         return ranges
     }
@@ -50,14 +37,15 @@ public enum Quantization {
     /// The int8 model of `model`, calibrated on `range` of `data`.
     /// - Parameters:
     ///   - keepFloat: the layers (by index) left in float; by default ``staysFloat(_:layerIndex:)``.
-    /// - Throws: ``CompressionError`` for a model with no Dense or Conv2D layer or not a chain.
+    ///   - batchSize: samples per calibration pass.
+    /// - Throws: ``CompressionError`` for a model with no Dense or Conv2D layer.
     public static func quantize(_ model: Model, calibration data: any LabeledBatchSource, range: Range<Int>,
-                                keepFloat: ((Int) -> Bool)? = nil) throws -> Model {
+                                batchSize: Int = 256, keepFloat: ((Int) -> Bool)? = nil) throws -> Model {
         let keepFloat = keepFloat ?? { staysFloat(model, layerIndex: $0) }
         guard model.layers.contains(where: { $0 is Dense || $0 is Conv2D }) else {
             throw CompressionError("--int8: the model has no Dense or Conv2D layer to quantise")
         }
-        let ranges = try calibrate(model, data: data, range: range)
+        let ranges = calibrate(model, data: data, range: range, batchSize: batchSize)
         var description = model.modelDescription
         for (j, layer) in model.layers.enumerated() where !keepFloat(j) {
             if let d = layer as? Dense {

@@ -328,10 +328,18 @@ public class Model {
     /// The forward pass over the `batch` samples in the input buffers; returns the output
     /// layer's output (logits when the softmax is fused).
     func forward(batch: Int, training: Bool) -> UnsafePointer<Float> {
+        forward(batch: batch, training: training, observe: nil)
+    }
+
+    /// The forward pass; `observe(j, t, values)`, when given, sees layer j's first input
+    /// tensor `t` before the layer runs.
+    func forward(batch: Int, training: Bool,
+                 observe: ((Int, Int, UnsafePointer<Float>) -> Void)?) -> UnsafePointer<Float> {
         let n = inputs.count
         for k in 0..<n { values[k] = UnsafePointer(inputBuffers[k].pointer) }
         for j in 0..<layers.count {
             let ins = layerInputs[j]
+            if let observe { observe(j, ins[0], values[ins[0]]!) }
             if let m = merges[j], let gathered = mergeInputs[j] {
                 for k in 0..<ins.count { gathered[k] = values[ins[k]]! }
                 values[n + j] = m.forward(inputs: gathered, count: ins.count, batch: batch, training: training)

@@ -24,14 +24,17 @@ public struct CompressionReport: Sendable {
         public var path: String
         /// Method settings (sparsity, rank, calibration, the int8 kernels), in order.
         public var details: [(String, String)]
+        /// A text model's validation loss in bits per byte (`loss / ln 2`); nil for images.
+        public var bitsPerByte: Double?
 
         public init(name: String, method: String, accuracy: Double, loss: Double, sizeBytes: Int, parameters: Int,
                     nonzeroParameters: Int, latencyMsBatch1: Double, imagesPerSecond: Double, inferenceJoulesPerImage: Double?,
-                    compressionEnergyJoules: Double?, path: String, details: [(String, String)] = []) {
+                    compressionEnergyJoules: Double?, path: String, details: [(String, String)] = [], bitsPerByte: Double? = nil) {
             self.name = name; self.method = method; self.accuracy = accuracy; self.loss = loss; self.sizeBytes = sizeBytes
             self.parameters = parameters; self.nonzeroParameters = nonzeroParameters; self.latencyMsBatch1 = latencyMsBatch1
             self.imagesPerSecond = imagesPerSecond; self.inferenceJoulesPerImage = inferenceJoulesPerImage
             self.compressionEnergyJoules = compressionEnergyJoules; self.path = path; self.details = details
+            self.bitsPerByte = bitsPerByte
         }
 
         public static func == (a: Variant, b: Variant) -> Bool {
@@ -49,37 +52,52 @@ public struct CompressionReport: Sendable {
     public var variants: [Variant]
     /// Sentences the reader needs (a measured choice, an estimate).
     public var notes: [String]
+    /// A text model's report: measured on validation windows, accuracy per token, loss in
+    /// nats per byte with `bits_per_byte` beside it, throughput and energy per token
+    /// (docs/compress.md, "Text models").
+    public var text: Bool
 
     public init(run: String, dataset: String, testSamples: Int, energySource: String?, baseline: Variant,
-                variants: [Variant], notes: [String] = []) {
+                variants: [Variant], notes: [String] = [], text: Bool = false) {
         self.run = run; self.dataset = dataset; self.testSamples = testSamples; self.energySource = energySource
-        self.baseline = baseline; self.variants = variants; self.notes = notes
+        self.baseline = baseline; self.variants = variants; self.notes = notes; self.text = text
     }
 
-    /// JSON keys of a variant, in order; stable once released (add, never rename).
+    /// JSON keys of a variant of an image model, in order; stable once released (add, never rename).
     public static let variantKeys = ["name", "method", "accuracy", "loss", "size_bytes", "parameters", "nonzero_parameters",
                                      "latency_ms_batch1", "images_per_s", "inference_j_per_image", "compression_energy_j",
                                      "path", "details"]
+    /// JSON keys of a variant of a text model, in order: throughput and energy per token, and
+    /// `bits_per_byte`.
+    public static let textVariantKeys = ["name", "method", "accuracy", "loss", "bits_per_byte", "size_bytes", "parameters",
+                                         "nonzero_parameters", "latency_ms_batch1", "tokens_per_s", "inference_j_per_token",
+                                         "compression_energy_j", "path", "details"]
+
+    /// What a throughput counts: images, or tokens for a text model.
+    var unit: String { text ? "token" : "image" }
 
     public func render(format: RunComparisonFormat) -> String {
         switch format {
         case .json: return json().rendered() + "\n"
-        case .table: return RunReport.table(header: Self.header, rows: textRows, markdown: false) + notesText
+        case .table: return RunReport.table(header: columns, rows: textRows, markdown: false) + notesText
         case .markdown:
-            return "## Compression of \(run)\n\n" + RunReport.table(header: Self.header, rows: textRows, markdown: true) + "\n" + notesText
+            return "## Compression of \(run)\n\n" + RunReport.table(header: columns, rows: textRows, markdown: true) + "\n" + notesText
         case .html: return html()
         }
     }
 
     func variantJSON(_ v: Variant) -> JSONValue {
-        .object([
-            ("name", .string(v.name)), ("method", .string(v.method)), ("accuracy", .number(v.accuracy)), ("loss", .number(v.loss)),
+        var fields: [(String, JSONValue)] = [("name", .string(v.name)), ("method", .string(v.method)), ("accuracy", .number(v.accuracy)),
+                                             ("loss", .number(v.loss))]
+        if text { fields.append(("bits_per_byte", .number(v.bitsPerByte))) }
+        fields += [
             ("size_bytes", .number(Double(v.sizeBytes))), ("parameters", .number(Double(v.parameters))),
             ("nonzero_parameters", .number(Double(v.nonzeroParameters))), ("latency_ms_batch1", .number(v.latencyMsBatch1)),
-            ("images_per_s", .number(v.imagesPerSecond)), ("inference_j_per_image", .number(v.inferenceJoulesPerImage)),
+            ("\(unit)s_per_s", .number(v.imagesPerSecond)), ("inference_j_per_\(unit)", .number(v.inferenceJoulesPerImage)),
             ("compression_energy_j", .number(v.compressionEnergyJoules)), ("path", .string(v.path)),
             ("details", .object(v.details.map { ($0.0, .string($0.1)) })),
-        ])
+        ]
+        return .object(fields)
     }
 
     public func json() -> JSONValue {
@@ -92,6 +110,10 @@ public struct CompressionReport: Sendable {
 
     public static let header = ["variant", "method", "accuracy", "loss", "size bytes", "size %", "params", "nonzero",
                                 "latency ms", "images/s", "J/image", "compress J", "pareto"]
+    /// A text model's columns: token accuracy, loss in nats/byte, bits/byte, per token.
+    public static let textHeader = ["variant", "method", "token acc", "nats/byte", "bits/byte", "size bytes", "size %", "params",
+                                    "nonzero", "latency ms", "tokens/s", "J/token", "compress J", "pareto"]
+    var columns: [String] { text ? Self.textHeader : Self.header }
 
     var all: [Variant] { [baseline] + variants }
 
@@ -101,24 +123,29 @@ public struct CompressionReport: Sendable {
 
     var textRows: [[String]] {
         zip(all, optimal).map { v, best in
-            [v.name, v.method, String(format: "%.4f", v.accuracy), String(format: "%.4f", v.loss), String(v.sizeBytes),
-             String(format: "%.1f", 100 * Double(v.sizeBytes) / Double(max(1, baseline.sizeBytes))), String(v.parameters),
-             String(v.nonzeroParameters), String(format: "%.3f", v.latencyMsBatch1), String(format: "%.0f", v.imagesPerSecond),
-             v.inferenceJoulesPerImage.map { String(format: "%.3g", $0) } ?? "-",
-             v.compressionEnergyJoules.map { String(format: "%.1f", $0) } ?? "-", best.map { $0 ? "yes" : "no" } ?? "-"]
+            var row: [String] = [v.name, v.method, String(format: "%.4f", v.accuracy), String(format: "%.4f", v.loss)]
+            if text { row.append(v.bitsPerByte.map { String(format: "%.4f", $0) } ?? "-") }
+            let percent = 100 * Double(v.sizeBytes) / Double(max(1, baseline.sizeBytes))
+            row += [String(v.sizeBytes), String(format: "%.1f", percent), String(v.parameters), String(v.nonzeroParameters)]
+            row += [String(format: "%.3f", v.latencyMsBatch1), String(format: "%.0f", v.imagesPerSecond)]
+            row.append(v.inferenceJoulesPerImage.map { String(format: "%.3g", $0) } ?? "-")
+            row.append(v.compressionEnergyJoules.map { String(format: "%.1f", $0) } ?? "-")
+            row.append(best.map { $0 ? "yes" : "no" } ?? "-")
+            return row
         }
     }
 
     var notesText: String {
-        var lines = ["(test split: \(testSamples) images of \(dataset); energy: \(energySource ?? "not measured"); "
-            + "pareto: no other variant is at least as accurate for at most its J/image)"]
+        let split = text ? "validation windows: \(testSamples) windows" : "test split: \(testSamples) images"
+        var lines = ["(\(split) of \(dataset); energy: \(energySource ?? "not measured"); "
+            + "pareto: no other variant is at least as accurate for at most its J/\(unit))"]
         lines += notes
         return lines.joined(separator: "\n") + "\n"
     }
 
     func html() -> String {
         var body = "<header><h1>Compression of \(XMLText.escape(run))</h1>\n<p class=\"subtitle\">\(variants.count) variant(s) "
-            + "against the float baseline on \(testSamples) test images of \(XMLText.escape(dataset))</p></header>\n"
+            + "against the float baseline on \(testSamples) \(text ? "validation windows" : "test images") of \(XMLText.escape(dataset))</p></header>\n"
         let placed = zip(all, optimal).compactMap { v, best in
             best.map { (label: v.name, x: v.inferenceJoulesPerImage! * 1000, accuracy: v.accuracy, optimal: $0) }
         }
@@ -128,11 +155,11 @@ public struct CompressionReport: Sendable {
         } else {
             body += "<section><h2>Accuracy against energy per inference</h2>\n<figure class=\"wide\">"
                 + RunComparison.paretoChart(title: "Test accuracy against energy per inference (Pareto-optimal variants joined)",
-                                            xLabel: "energy per inference (mJ per image, batch 256)", points: placed)
+                                            xLabel: "energy per inference (mJ per \(unit), batch 256)", points: placed)
                 + "</figure></section>\n"
         }
         body += "<section><h2>Variants</h2>\n"
-            + HTMLPage.table(className: "compare", header: Self.header, rows: textRows, textColumns: ["variant", "method"])
+            + HTMLPage.table(className: "compare", header: columns, rows: textRows, textColumns: ["variant", "method"])
         body += notesText.split(separator: "\n").map { "<p>\(XMLText.escape(String($0)))</p>\n" }.joined() + "</section>\n"
         return HTMLPage.document(title: "fmctl compress", body: body)
     }

@@ -42,7 +42,7 @@ struct Compress: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Write the report to this file instead of stdout.", valueName: "file"))
     var output: String?
 
-    @Option(help: ArgumentHelp("fashion-mnist or a folder of IDX files (default: the run's).", valueName: "dir"))
+    @Option(help: ArgumentHelp("fashion-mnist, a folder of IDX files, fortunes or text:PATH (default: the run's).", valueName: "data"))
     var dataset: String?
 
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Fine-tuning batch size (default: the run's).")
@@ -51,7 +51,7 @@ struct Compress: ParsableCommand {
     @Flag(name: .customLong("int8-first-layer"), help: "Quantise a first convolution with patches under 16 values too (by default it stays float: measured slower in int8).")
     var int8FirstLayer = false
 
-    @Option(name: .customLong("calibration-samples"), parsing: .unconditional, help: "Training images that calibrate the int8 activation ranges (min/max).")
+    @Option(name: .customLong("calibration-samples"), parsing: .unconditional, help: "Training images (text: windows) that calibrate the int8 activation ranges (min/max).")
     var calibrationSamples = 2048
 
     @Option(name: .customLong("measure-seconds"), parsing: .unconditional, help: "Length of each inference energy window, at least (seconds).")
@@ -140,7 +140,7 @@ struct Compress: ParsableCommand {
         guard FileManager.default.fileExists(atPath: modelPath) else {
             throw DataError(path: runPath, message: "no model.safetensors in the folder; expected a run folder of fmctl train (with a saved model) or a variant under compressed/", exitCode: 66)
         }
-        let base = try ModelCheckpoint.load(path: modelPath).model
+        let (base, baseMetadata) = try ModelCheckpoint.load(path: modelPath)
 
         // Settings: the options, else the run's (run.json), else the variant's (compress.json).
         let record = try? RunFolder.load(path: runPath)
@@ -148,6 +148,13 @@ struct Compress: ParsableCommand {
         let datasetName = dataset ?? record?.config.training?.dataset ?? info?.dataset ?? Dataset.defaultName
         let validationSplit = record?.config.training?.validationSplit ?? info?.validationSplit ?? 0.1
         let batch = batchSize ?? record?.config.training?.batchSize ?? info?.batchSize ?? 32
+        // A text run (docs/compress.md, "Text models"): its objective and window seed from
+        // run.json, else from the checkpoint's metadata.
+        let isText = TextCorpus.isText(datasetName)
+        let objective = (record?.config.training?.objective ?? baseMetadata["objective"]).flatMap(TextObjective.init(rawValue:)) ?? .causal
+        let textSeed = record?.config.training?.seed ?? baseMetadata["seed"].flatMap(UInt64.init) ?? 0
+        // Metadata a variant's checkpoint carries over, so that evaluate and generate read it as the run's.
+        let carried = baseMetadata.filter { ["objective", "seed"].contains($0.key) }
 
         // Every check on the input before anything is written.
         if !sparsities.isEmpty, !base.layers.contains(where: { $0 is Dense || $0 is Conv2D }) {
@@ -157,9 +164,11 @@ struct Compress: ParsableCommand {
             p.count >= pruneMinWeights && base.layers.contains { ($0 is Dense || $0 is Conv2D) && p.name == "\($0.name)/kernel" } }) {
             throw UsageError(message: "--prune: no Dense or Conv2D kernel has at least --prune-min-weights \(pruneMinWeights) weights")
         }
+        if isText, !sparsities.isEmpty || !ranks.isEmpty {
+            throw UsageError(message: "\(sparsities.isEmpty ? "--low-rank" : "--prune") supports image models only; on a text model use --int8")
+        }
         if int8 {
             guard base.layers.contains(where: { $0 is Dense || $0 is Conv2D }) else { throw UsageError(message: "--int8: the model has no Dense or Conv2D layer to quantise") }
-            guard base.isChain else { throw UsageError(message: "--int8: only a chain of layers (a Sequential model) can be calibrated") }
         }
         if !ranks.isEmpty {
             let dense = base.layers.compactMap { $0 as? Dense }
@@ -172,16 +181,28 @@ struct Compress: ParsableCommand {
                 throw UsageError(message: "--low-rank: rank \(r) makes no Dense layer smaller (r (m + n) must be below m n)")
             }
         }
-        let data = try Dataset.load(directory: datasetName)
-        try checkDataFits(data.test, model: base, path: Dataset.directory(for: datasetName))
-        // The run's training data: its --limit, then its validation split from the end.
+        // The run's training data: its --limit, then its validation split from the end; for
+        // text the validation windows are also what every variant is measured on (text data
+        // has no test split; docs/transformer.md).
         let limit = record?.config.training?.limit ?? info?.limit
-        let trainData = limit.map { data.train.prefix(min($0, data.train.count)) } ?? data.train
+        let runData = try RunData.load(datasetName, for: base.modelDescription, source: modelPath, limit: limit,
+                                       objective: objective, seed: textSeed, validationSplit: validationSplit)
+        let trainData = runData.train
+        try checkDataFits(runData.test, model: base, path: runData.path)
         let trainCount = validationSplitIndex(count: trainData.count, validationSplit: validationSplit)
         guard trainCount > 0 else { throw UsageError(message: "validation split \(validationSplit) leaves no training samples") }
-        let train = trainData.prefix(trainCount)
-        let validation = trainData.slice(trainCount..<trainData.count)
+        func part(_ r: Range<Int>) -> any LabeledBatchSource {
+            if let windows = runData.text { return windows.slice(r) }
+            return (trainData as! LabeledImages).slice(r)   // RunData's image training split
+        }
+        let train = part(0..<trainCount)
+        let validation = part(trainCount..<trainData.count)
+        let test = runData.test
+        guard test.count > 0 else {
+            throw DataError(path: runData.path, message: "too short for a validation window (the last \(Int(validationSplit * 100)) % of the windows); expected more text", exitCode: 65)
+        }
         let fineTuneBatch = min(batch, trainCount)
+        let unit = isText ? "window" : "image"
 
         let (settings, tracker) = try footprint.makeTracker()
         defer { tracker?.stop() }
@@ -199,8 +220,8 @@ struct Compress: ParsableCommand {
         // The baseline's weights alone, so that every size compares weights with weights.
         printError("compress: measuring the float baseline ...")
         let baselineFolder = try save(base, name: "float", method: .float, under: out, source: runPath, dataset: datasetName,
-                                      validationSplit: validationSplit, batch: batch, limit: limit, details: [:])
-        let baseline = try measure(base, name: "float", method: .float, folder: baselineFolder, test: data.test, tracker: tracker,
+                                      validationSplit: validationSplit, batch: batch, limit: limit, metadata: carried, details: [:])
+        let baseline = try measure(base, name: "float", method: .float, folder: baselineFolder, test: test, tracker: tracker,
                                    compressionJoules: nil, details: [])
 
         for s in sparsities {
@@ -222,7 +243,7 @@ struct Compress: ParsableCommand {
                 return (model, pruner)
             }
             let folder = try save(model, name: name, method: .prune, under: out, source: runPath, dataset: datasetName,
-                                  validationSplit: validationSplit, batch: batch, limit: limit, details: ["sparsity": String(s)])
+                                  validationSplit: validationSplit, batch: batch, limit: limit, metadata: carried, details: ["sparsity": String(s)])
             let reached = zip(pruner.targets, pruner.sparsities).map { "\($0.parameter.name) \(String(format: "%.3f", $1))" }.joined(separator: ", ")
             // Sparse storage and a sparse kernel, measured on the pruned Dense kernels (the
             // variant itself stays dense: docs/compress.md says why).
@@ -230,7 +251,7 @@ struct Compress: ParsableCommand {
                 ("sparse \(r.layer)", String(format: "density %.3f; CSR %d bytes vs dense %d; CSR product %.3f ms vs sgemm %.3f ms at batch %d",
                                              r.density, r.csrBytes, r.denseBytes, r.csrSeconds * 1000, r.denseSeconds * 1000, r.batch))
             }
-            variants.append(try measure(model, name: name, method: .prune, folder: folder, test: data.test, tracker: tracker,
+            variants.append(try measure(model, name: name, method: .prune, folder: folder, test: test, tracker: tracker,
                                         compressionJoules: joules,
                                         details: [("sparsity", String(s)), ("layer_sparsities", reached),
                                                   ("schedule", "polynomial decay, power 3, 0 -> \(s) over the first half of \(pruner.step) steps, masks every 100 steps"),
@@ -239,19 +260,21 @@ struct Compress: ParsableCommand {
 
         if int8 {
             let name = "int8"
-            printError("compress: int8: calibrating on \(min(calibrationSamples, trainCount)) training images ...")
+            let calibration = "min/max over \(min(calibrationSamples, trainCount)) training \(unit)s"
+            printError("compress: int8: calibrating on \(min(calibrationSamples, trainCount)) training \(unit)s ...")
             let (model, joules, _) = try window(tracker, "compress-\(name)") { () -> (Model, Int) in
                 (try Quantization.quantize(base, calibration: train, range: 0..<min(calibrationSamples, trainCount),
+                                           batchSize: isText ? textBatch : 256,
                                            keepFloat: int8FirstLayer ? { _ in false } : nil), 0)
             }
             let folder = try save(model, name: name, method: .int8, under: out, source: runPath, dataset: datasetName,
-                                  validationSplit: validationSplit, batch: batch, limit: limit,
-                                  details: ["calibration": "min/max over \(min(calibrationSamples, trainCount)) training images"])
-            var v = try measure(model, name: name, method: .int8, folder: folder, test: data.test, tracker: tracker,
+                                  validationSplit: validationSplit, batch: batch, limit: limit, metadata: carried,
+                                  details: ["calibration": calibration])
+            var v = try measure(model, name: name, method: .int8, folder: folder, test: test, tracker: tracker,
                                 compressionJoules: joules,
-                                details: [("float layers", model.layers.filter { $0 is Dense || $0 is Conv2D }.map(\.name).joined(separator: ",")),
+                                details: [("float layers", model.layers.filter { $0 is Dense || $0 is Conv2D || $0 is MultiHeadAttention }.map(\.name).joined(separator: ",")),
                                           ("weights", "int8, symmetric per output channel"),
-                                          ("activations", "uint8 with zero point, min/max over \(min(calibrationSamples, trainCount)) training images")])
+                                          ("activations", "uint8 with zero point, " + calibration)])
             for t in Int8GEMM.measuredChoices {
                 let times = t.seconds.sorted { $0.value < $1.value }.map { "\($0.key) \(String(format: "%.3f", $0.value * 1000)) ms" }.joined(separator: ", ")
                 v.details.append(("kernel \(t.m)x\(t.n)x\(t.k)", "\(t.chosen.rawValue) (\(times))"))
@@ -293,7 +316,7 @@ struct Compress: ParsableCommand {
                         while lo <= hi {
                             let mid = (lo + hi) / 2
                             let m = try factorizeAndTune(candidates[mid])
-                            let acc = validation.count > 0 ? m.evaluate(validation, batchSize: 256).accuracy : m.evaluate(data.test, batchSize: 256).accuracy
+                            let acc = validation.count > 0 ? m.evaluate(validation, batchSize: 256).accuracy : m.evaluate(test, batchSize: 256).accuracy
                             tried.append("\(candidates[mid]): \(String(format: "%.4f", acc))")
                             if closest == nil || acc > closest!.accuracy { closest = (candidates[mid], m, acc) }
                             if acc >= baselineValidation - 0.01 { best = (candidates[mid], m); hi = mid - 1 } else { lo = mid + 1 }
@@ -310,13 +333,13 @@ struct Compress: ParsableCommand {
                 name = "low-rank-\(chosen)" + (request == .auto ? "-auto" : "")
                 let factorized = model.layers.filter { $0 is LowRankDense }.map(\.name).joined(separator: ",")
                 let folder = try save(model, name: name, method: .lowRank, under: out, source: runPath, dataset: datasetName,
-                                      validationSplit: validationSplit, batch: batch, limit: limit, details: ["rank": String(chosen)])
+                                      validationSplit: validationSplit, batch: batch, limit: limit, metadata: carried, details: ["rank": String(chosen)])
                 var details: [(String, String)] = [("rank", String(chosen)), ("factorized", factorized), ("fine_tune_epochs", String(fineTuneEpochs))]
                 if request == .auto {
                     details.append(("auto", "smallest of the candidate ranks within 0.01 of the baseline's validation accuracy \(String(format: "%.4f", baselineValidation))"))
                     details.append(("tried", tried.joined(separator: "; ")))
                 }
-                variants.append(try measure(model, name: name, method: .lowRank, folder: folder, test: data.test, tracker: tracker,
+                variants.append(try measure(model, name: name, method: .lowRank, folder: folder, test: test, tracker: tracker,
                                             compressionJoules: joules, details: details))
             }
         }
@@ -324,8 +347,9 @@ struct Compress: ParsableCommand {
         if tracker?.source == .estimate {
             notes.append("energy is an estimate (no RAPL counters): compare variants measured the same way")
         }
-        let report = CompressionReport(run: runPath, dataset: datasetName, testSamples: data.test.count,
-                                       energySource: tracker?.source.rawValue, baseline: baseline, variants: variants, notes: notes)
+        let report = CompressionReport(run: runPath, dataset: datasetName, testSamples: test.count,
+                                       energySource: tracker?.source.rawValue, baseline: baseline, variants: variants, notes: notes,
+                                       text: isText)
         try writeReport(report.render(format: format), to: output)
     }
 
@@ -349,7 +373,7 @@ struct Compress: ParsableCommand {
 
     /// Writes the variant's model.safetensors (weights only) and compress.json; returns the folder.
     func save(_ model: Model, name: String, method: CompressionMethod, under parent: String, source: String, dataset: String,
-              validationSplit: Double, batch: Int, limit: Int?, details: [String: String]) throws -> String {
+              validationSplit: Double, batch: Int, limit: Int?, metadata: [String: String], details: [String: String]) throws -> String {
         let folder = parent + "/" + name
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -357,7 +381,7 @@ struct Compress: ParsableCommand {
             throw DataError(path: folder, message: "cannot create the variant folder (\(error.localizedDescription))", exitCode: 73)
         }
         try ModelCheckpoint.save(model, to: folder + "/model.safetensors", includeOptimizer: false,
-                                 metadata: ["compression": method.rawValue])
+                                 metadata: metadata.merging(["compression": method.rawValue]) { _, b in b })
         let info = VariantInfo(source: source, method: method.rawValue, dataset: dataset, validationSplit: validationSplit,
                                batchSize: batch, limit: limit, details: details)
         let encoder = JSONEncoder()
@@ -369,25 +393,34 @@ struct Compress: ParsableCommand {
         return folder
     }
 
-    /// Accuracy and loss on the test split (batch 256); latency at batch 1 (mean over up to 300
-    /// images after a warm-up); images per second and joules per image over repeated passes at
-    /// batch 256 in one footprint window of at least `measureSeconds`.
-    func measure(_ model: Model, name: String, method: CompressionMethod, folder: String, test: LabeledImages,
+    /// Windows per forward pass of a text model's measurements (a window is `T` rows).
+    var textBatch: Int { 64 }
+
+    /// Accuracy and loss on the test split (batch 256; for text the validation windows at batch
+    /// 64 windows, accuracy per token, loss in nats per byte and bits per byte); latency at
+    /// batch 1 (mean over up to 300 images or windows after a warm-up); images (tokens) per
+    /// second and joules per image (token) over repeated passes in one footprint window of at
+    /// least `measureSeconds`.
+    func measure(_ model: Model, name: String, method: CompressionMethod, folder: String, test: any LabeledBatchSource,
                  tracker: EnergyTracker?, compressionJoules: Double?, details: [(String, String)]) throws -> CompressionReport.Variant {
-        let r = model.evaluate(test, batchSize: 256)
+        let text = test is TextWindows
+        let batch = text ? textBatch : 256
+        // Units per sample that throughput and energy count: tokens of a window, or one image.
+        let perSample = text ? model.rowsPerSample : 1
+        let r = model.evaluate(test, batchSize: batch)
         let single = min(test.count, 300)
         _ = model.evaluate(test, range: 0..<min(single, 20), batchSize: 1)
         var t0 = DispatchTime.now().uptimeNanoseconds
         _ = model.evaluate(test, range: 0..<single, batchSize: 1)
         let latency = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 / Double(single)
-        _ = model.evaluate(test, range: 0..<min(test.count, 256), batchSize: 256)
+        _ = model.evaluate(test, range: 0..<min(test.count, batch), batchSize: batch)
         try tracker?.beginWindow("inference-\(name)")
-        var images = 0
+        var units = 0
         t0 = DispatchTime.now().uptimeNanoseconds
         var seconds = 0.0
         repeat {
-            _ = model.evaluate(test, batchSize: 256)
-            images += test.count
+            _ = model.evaluate(test, batchSize: batch)
+            units += test.count * perSample
             seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         } while seconds < measureSeconds
         let energy = try tracker?.endWindow("inference-\(name)")
@@ -395,7 +428,8 @@ struct Compress: ParsableCommand {
         return CompressionReport.Variant(
             name: name, method: method.rawValue, accuracy: r.accuracy, loss: r.loss, sizeBytes: size,
             parameters: model.parameterCount, nonzeroParameters: model.nonzeroParameterCount, latencyMsBatch1: latency,
-            imagesPerSecond: Double(images) / seconds, inferenceJoulesPerImage: energy.map { $0.energyJoules / Double(images) },
-            compressionEnergyJoules: compressionJoules, path: folder, details: details)
+            imagesPerSecond: Double(units) / seconds, inferenceJoulesPerImage: energy.map { $0.energyJoules / Double(units) },
+            compressionEnergyJoules: compressionJoules, path: folder, details: details,
+            bitsPerByte: text ? r.loss / log(2) : nil)
     }
 }

@@ -70,6 +70,8 @@ final class Int8Core {
         maxRowsAllocated = maxRows
     }
     private var maxRowsAllocated = 0
+    /// Rows the workspace is (or will be) sized for.
+    var workspaceRows: Int { maxRowsAllocated }
 
     /// The packed weights and the workspace, built from the parameters on first use.
     func prepared() -> (Int8Weights, Int8Workspace) {
@@ -98,15 +100,25 @@ final class Int8Core {
 
 /// A Dense layer with int8 weights (per-output-channel symmetric scales) and uint8 input
 /// activations (one calibrated scale and zero point): `y = s_in * s_j * (sum (q_x - zp) q_w) + bias`.
-public final class QuantizedDense: SoftmaxFusable, Int8StoredLayer {
+/// Like ``Dense`` it acts on the last axis: an input `[..., F]` gives `[..., units]`, every
+/// leading position a row (docs/transformer.md, docs/compress.md); it decodes one row at a time
+/// for `fmctl generate`.
+public final class QuantizedDense: SoftmaxFusable, Int8StoredLayer, IncrementalLayer {
     public var typeName: String { Options.typeName }
     public var name = "quantized_dense"
     public let units: Int
     public let activation: Activation
     public var emitsLogits = false
     public private(set) var inFeatures = 0
+    /// The leading dimensions of the input (empty for a flat input), kept in the output.
+    private var leadingShape: [Int] = []
+    /// Rows per sample: the product of the leading dimensions.
+    public private(set) var rowsPerSample = 1
     private var core: Int8Core!
     private var output: FloatBuffer!, inputGradient: FloatBuffer?
+    /// The GEMM's output before an activation whose backward needs its input (GELU).
+    private var preActivation: FloatBuffer?
+    private var stepOutput: FloatBuffer?, stepPreActivation: FloatBuffer?
 
     public init(units: Int, activation: Activation = .linear) {
         self.units = units
@@ -118,16 +130,18 @@ public final class QuantizedDense: SoftmaxFusable, Int8StoredLayer {
     }
 
     public func build(inputShape: [Int]) throws -> [Int] {
-        guard inputShape.count == 1 else {
-            throw ModelError("\(name): QuantizedDense needs a flat input, got shape \(inputShape); add a Flatten layer before it")
+        guard let last = inputShape.last, inputShape.allSatisfy({ $0 > 0 }) else {
+            throw ModelError("\(name): QuantizedDense needs an input [..., features] of positive sizes, got shape \(inputShape)")
         }
         guard units > 0 else { throw ModelError("\(name): units must be positive, got \(units)") }
-        inFeatures = inputShape[0]
+        inFeatures = last
+        leadingShape = Array(inputShape.dropLast())
+        rowsPerSample = leadingShape.reduce(1, *)
         core = Int8Core(k: inFeatures, n: units)
         return outputShape
     }
 
-    public var outputShape: [Int] { [units] }
+    public var outputShape: [Int] { leadingShape + [units] }
     public var parameters: [ParameterSpec] { core.specs(kernelShape: [inFeatures, units]) }
     public var int8ParameterNames: [String] { ["kernel"] }
     public func parametersChanged() { core.weights = nil; core.workspace = nil }
@@ -139,32 +153,64 @@ public final class QuantizedDense: SoftmaxFusable, Int8StoredLayer {
     public func initializeParameters(rng: inout Xoshiro256) { core.initialize() }
 
     public func allocate(maxBatch: Int, needsInputGradient: Bool) {
-        core.allocate(maxRows: maxBatch)
-        output = FloatBuffer(count: maxBatch * units)
-        inputGradient = needsInputGradient ? FloatBuffer(count: maxBatch * inFeatures) : nil
+        let maxRows = maxBatch * rowsPerSample
+        core.allocate(maxRows: maxRows)
+        output = FloatBuffer(count: maxRows * units)
+        preActivation = activation.backwardNeedsInput ? FloatBuffer(count: maxRows * units) : nil
+        inputGradient = needsInputGradient ? FloatBuffer(count: maxRows * inFeatures) : nil
     }
 
-    public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafePointer<Float> {
+    /// `rows` rows of `input` through the int8 GEMM into `y`, the activation applied (from
+    /// `pre`, which keeps the GEMM's output, for GELU).
+    private func compute(_ input: UnsafePointer<Float>, rows: Int, pre: UnsafeMutablePointer<Float>?,
+                         into y: UnsafeMutablePointer<Float>) {
         let (w, ws) = core.prepared()
-        fm_quantize_u8(input, batch, inFeatures, inFeatures, 1 / core.inputScale.pointee, Int32(core.zeroPoint),
+        fm_quantize_u8(input, rows, inFeatures, inFeatures, 1 / core.inputScale.pointee, Int32(core.zeroPoint),
                        ws.activations, w.paddedK)
-        core.multiplyAndScale(rows: batch, relu: activation == .relu, into: output.pointer)
-        if activation != .relu { activationForward(appliedActivation, output.pointer, rows: batch, columns: units) }
+        if let pre {
+            core.multiplyAndScale(rows: rows, relu: false, into: pre)
+            activationForward(appliedActivation, UnsafePointer(pre), into: y, rows: rows, columns: units)
+            return
+        }
+        core.multiplyAndScale(rows: rows, relu: activation == .relu, into: y)
+        if activation != .relu { activationForward(appliedActivation, y, rows: rows, columns: units) }
+    }
+
+    // input (B, ..., IN) -> output (B, ..., UNITS), as (B * rowsPerSample) rows
+    public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafePointer<Float> {
+        compute(input, rows: batch * rowsPerSample, pre: preActivation?.pointer, into: output.pointer)
         return UnsafePointer(output.pointer)
     }
 
     public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? {
-        activationBackward(appliedActivation, dout, output: output.pointer, rows: batch, columns: units)
+        let rows = batch * rowsPerSample
+        activationBackward(appliedActivation, dout, output: output.pointer, input: preActivation.map { UnsafePointer($0.pointer) },
+                           rows: rows, columns: units)
         core.zeroGradients()
         guard let dx = inputGradient else { return nil }
         _ = core.prepared()
-        sgemm(transposeB: true, m: batch, n: inFeatures, k: units, a: dout, b: core.dequantized!.pointer, c: dx.pointer)
+        sgemm(transposeB: true, m: rows, n: inFeatures, k: units, a: dout, b: core.dequantized!.pointer, c: dx.pointer)
         return dx.pointer
     }
 
     public var flopsPerSample: LayerFLOPs {
-        let f = 2 * inFeatures * units
+        let f = 2 * inFeatures * units * rowsPerSample
         return LayerFLOPs(forward: f, weightGradient: 0, inputGradient: f)
+    }
+
+    // MARK: Incremental decoding (one row)
+
+    public func beginDecoding(maxLength: Int) {
+        stepOutput = FloatBuffer(count: units)
+        stepPreActivation = activation.backwardNeedsInput ? FloatBuffer(count: units) : nil
+        // The workspace holds at least one row even when the model was never prepared.
+        if core.workspaceRows < 1 { core.allocate(maxRows: 1) }
+    }
+
+    public func decodeStep(_ inputs: UnsafePointer<UnsafePointer<Float>>, count: Int, position: Int) -> UnsafePointer<Float> {
+        if stepOutput == nil { beginDecoding(maxLength: position + 1) }
+        compute(inputs[0], rows: 1, pre: stepPreActivation?.pointer, into: stepOutput!.pointer)
+        return UnsafePointer(stepOutput!.pointer)
     }
 }
 

@@ -220,6 +220,19 @@ extension Model {
         return FitResult(history: history, outcome: .completed)
     }
 
+    /// Runs the forward pass in inference mode over `range` of `data` and hands `observe` each
+    /// layer's first input tensor just before the layer runs: `observe(j, values, count)` with
+    /// layer index `j` and the `count` values of the batch (graph models too: the tensor is the
+    /// one ``layerInputs`` names). Calibration of int8 activations reads it (docs/compress.md).
+    public func forEachLayerInput(_ data: any LabeledBatchSource, range: Range<Int>, batchSize: Int,
+                                  _ observe: (Int, UnsafePointer<Float>, Int) -> Void) {
+        withoutActuallyEscaping(observe) { observe in
+            forEachBatch(data, range: range, batchSize: batchSize) { n, _ in
+                _ = forward(batch: n, training: false) { j, t, x in observe(j, x, n * self.tensorSizes[t]) }
+            }
+        }
+    }
+
     /// Runs `body(batch, first)` for consecutive batches of `range`, each already filled into
     /// the input and label buffers (`first` is the batch's offset in `range`).
     func forEachBatch(_ data: any LabeledBatchSource, range: Range<Int>, batchSize: Int, _ body: (Int, Int) -> Void) {
