@@ -36,6 +36,9 @@ public enum Quantization {
 
     /// The int8 model of `model`, calibrated on `range` of `data`.
     /// - Parameters:
+    ///   - model: the trained float model.
+    ///   - data: the samples whose layer inputs set the activation scales (training data).
+    ///   - range: the samples of `data` to calibrate on.
     ///   - keepFloat: the layers (by index) left in float; by default ``staysFloat(_:layerIndex:)``.
     ///   - batchSize: samples per calibration pass.
     /// - Throws: ``CompressionError`` for a model with no Dense or Conv2D layer.
