@@ -223,7 +223,7 @@ extension Model {
     /// Runs the forward pass in inference mode over `range` of `data` and hands `observe` each
     /// layer's first input tensor just before the layer runs: `observe(j, values, count)` with
     /// layer index `j` and the `count` values of the batch (graph models too: the tensor is the
-    /// one ``layerInputs`` names). Calibration of int8 activations reads it (docs/compress.md).
+    /// one the graph names as its input). Calibration of int8 activations reads it (docs/compress.md).
     public func forEachLayerInput(_ data: any LabeledBatchSource, range: Range<Int>, batchSize: Int,
                                   _ observe: (Int, UnsafePointer<Float>, Int) -> Void) {
         withoutActuallyEscaping(observe) { observe in
