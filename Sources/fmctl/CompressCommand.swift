@@ -1,5 +1,6 @@
 import ArgumentParser
 import Compression
+import FMSupport
 import Foundation
 import Footprint
 import Models
@@ -131,6 +132,13 @@ struct Compress: ParsableCommand {
 
     func compress() throws {
         BLAS.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        // The report is written last: a path that cannot take it stops the command before any
+        // variant is written (exit 74).
+        if let output {
+            do throws(FileWriteError) { try FileWriter.checkReplaceable(output) } catch {
+                throw FootprintError.ioError(path: "-o " + error.path, reason: error.message)
+            }
+        }
         let runPath = runDirectory.hasSuffix("/") && runDirectory.count > 1 ? String(runDirectory.dropLast()) : runDirectory
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: runPath, isDirectory: &isFolder), isFolder.boolValue else {

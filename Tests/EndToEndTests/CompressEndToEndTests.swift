@@ -66,6 +66,9 @@ import Testing
         expectUserError(try Fmctl.run(["compress", "run", "--prune", "0"], in: work.path), exitCode: 64, mentions: "(0, 1)")
         expectUserError(try Fmctl.run(["compress", "run", "--low-rank", "500"], in: work.path), exitCode: 64, mentions: "min(m, n)")
         expectUserError(try Fmctl.run(["compress", "run"], in: work.path), exitCode: 64, mentions: "--int8")
+        // A report path whose folder does not exist: refused before any variant is written.
+        expectUserError(try Fmctl.run(["compress", "run", "--int8", "-o", "missing/report.json"], in: work.path), exitCode: 74,
+                        mentions: "missing/report.json")
         #expect(!work.exists("run/compressed"))
 
         // A model with no Dense layer: a convolution over the whole image, then softmax.
