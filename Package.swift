@@ -70,7 +70,7 @@ let package = Package(
         // MARK: - Tests
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTensorKernels", "TestSupport"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "CTensorKernels", "TestSupport"]),
         .testTarget(name: "FootprintTests", dependencies: ["Footprint", "RunRecords", "Reports", "FMSupport", "TestSupport"]),
         .testTarget(name: "FMSupportTests", dependencies: ["FMSupport", "TestSupport"]),
         .testTarget(name: "ProjectionTests", dependencies: ["Projection", "Footprint", "TestSupport"]),
