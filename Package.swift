@@ -79,7 +79,7 @@ let package = Package(
         // MARK: - Tests
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CTensorKernels", "TestSupport"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "CTensorKernels", "TestSupport"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "Models", "Tensor", "CTensorKernels", "TestSupport"]),
         .testTarget(name: "FootprintTests", dependencies: ["Footprint", "RunRecords", "Reports", "FMSupport", "TestSupport"]),
         .testTarget(name: "FMSupportTests", dependencies: ["FMSupport", "TestSupport"]),

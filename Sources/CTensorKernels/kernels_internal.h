@@ -7,11 +7,13 @@
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* On x86-64 each kernel has an AVX2+FMA version beside the baseline; cpu.c picks one at run
- * time (fm_kernels_avx2_enabled). */
+ * time (fm_kernels_avx2_enabled); the dense forward kernel also
+ * has an AVX-512F one (fm_kernels_avx512_enabled). */
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define HAVE_AVX2_PATH 1
 #define AVX2 __attribute__((target("avx2,fma")))
+#define AVX512 __attribute__((target("avx512f,avx2,fma")))
 #endif
 
 /* Keras's Adam on one element whose gradient is g: c1 = 1 - beta1, c2 = 1 - beta2, alpha the

@@ -1,3 +1,4 @@
+import CTensorKernels
 import Foundation
 import Testing
 import Tensor
@@ -173,13 +174,41 @@ func drawFloats(_ n: Int, seed: UInt64) -> [Float] {
         let dy = drawFloats(c.x.count, seed: 99)
         let want = c.reference()
         let (dxWant, dpWant) = c.referenceGradients(dy: dy.map(Double.init))
+        // Kernel level 2: the C row kernels (AVX-512, where the CPU has it); 1: the Swift ones.
         for kernel in AttentionKernel.allCases {
-            let h = try AttentionHarness(c, kernel: kernel)
-            let (y, dx, dp) = h.run(c.x.map(Float.init), dy: dy)
-            expectClose(y, want, rel: 1e-4, abs: 1e-4, "\(kernel) y")
-            expectClose(dx, dxWant, rel: 1e-4, abs: 2e-4, "\(kernel) dx")
-            expectClose(dp, dpWant, rel: 1e-4, abs: 2e-4, "\(kernel) parameter gradients")
+            for level: Int32 in [2, 1] {
+                let before = fm_kernels_use_level(level)
+                defer { fm_kernels_set_thread_choice(before) }
+                let h = try AttentionHarness(c, kernel: kernel)
+                let (y, dx, dp) = h.run(c.x.map(Float.init), dy: dy)
+                expectClose(y, want, rel: 1e-4, abs: 1e-4, "\(kernel) level \(level) y")
+                expectClose(dx, dxWant, rel: 1e-4, abs: 2e-4, "\(kernel) level \(level) dx")
+                expectClose(dp, dpWant, rel: 1e-4, abs: 2e-4, "\(kernel) level \(level) parameter gradients")
+            }
         }
+    }
+
+    // The row kernels' two versions (level 2: C, AVX-512 where the CPU has it; level 1: Swift)
+    // at shapes too large for the finite-difference twin: 64-key passes with a masked rest, head
+    // widths 20 (16 + 4 masked) and 32, causal and not. The forward against the float64 twin,
+    // the gradients against each other.
+    @Test(arguments: [Shape(b: 2, t: 70, d: 40, h: 2), Shape(b: 1, t: 40, d: 64, h: 2), Shape(b: 3, t: 33, d: 16, h: 1)],
+          [false, true])
+    func rowKernelVersionsAgree(shape s: Shape, causal: Bool) throws {
+        let c = AttentionCase(batch: s.b, length: s.t, width: s.d, heads: s.h, causal: causal, seed: UInt64(s.d * 7 + s.t))
+        let dy = drawFloats(c.x.count, seed: 98)
+        let want = c.reference()
+        var results: [(y: [Float], dx: [Float], dp: [Float])] = []
+        for level: Int32 in [2, 1] {
+            let before = fm_kernels_use_level(level)
+            defer { fm_kernels_set_thread_choice(before) }
+            let h = try AttentionHarness(c, kernel: .rows)
+            let r = h.run(c.x.map(Float.init), dy: dy)
+            expectClose(r.y, want, rel: 1e-4, abs: 1e-4, "level \(level) y")
+            results.append(r)
+        }
+        expectClose(results[0].dx, results[1].dx.map(Double.init), rel: 1e-4, abs: 1e-4, "dx")
+        expectClose(results[0].dp, results[1].dp.map(Double.init), rel: 1e-4, abs: 1e-4, "parameter gradients")
     }
 
     @Test func withoutBias_matchesTwin() throws {

@@ -24,14 +24,26 @@ import Tensor
         Shape(batch: 16, inFeatures: 100, outFeatures: 32),
     ]
 
+    /// The AVX-512 version's tails too: 64-, 32- and 16-column strips, a masked last vector
+    /// (columns not a multiple of 16), blocks of 12/8/4/2/1 rows, input features across its
+    /// 128-row strips.
+    static let extraForwardShapes = [
+        Shape(batch: 27, inFeatures: 130, outFeatures: 119),  // 64+32+16 columns + 7 masked; 12+12+2+1 rows
+        Shape(batch: 1, inFeatures: 257, outFeatures: 17),    // one row; 16 + 1 masked column
+        Shape(batch: 23, inFeatures: 3, outFeatures: 5),      // 12+8+2+1 rows; one masked vector
+        Shape(batch: 70, inFeatures: 128, outFeatures: 512),  // the transformer's shapes, split between threads
+    ]
+
     func forward(_ x: [Float], _ w: [Float], _ b: [Float]?, _ s: Shape, relu: Bool) -> [Float] {
         DenseAndActivationTests.dense(x, w, b, batch: s.batch, i: s.inFeatures, o: s.outFeatures, relu: relu)
     }
 
-    @Test(arguments: shapes, [true, false])
-    func forward_matchesReference(_ s: Shape, avx2: Bool) {
-        let before = fm_kernels_use_avx2(avx2 ? 1 : 0)
-        defer { fm_kernels_use_avx2(before) }
+    /// Every version of the forward kernel: 0 baseline, 1 AVX2+FMA, 2 AVX-512 (each where the
+    /// CPU has it, else the best below).
+    @Test(arguments: shapes + extraForwardShapes, [0, 1, 2] as [Int32])
+    func forward_matchesReference(_ s: Shape, level: Int32) {
+        let before = fm_kernels_use_level(level)
+        defer { fm_kernels_set_thread_choice(before) }
         let x = random(s.batch * s.inFeatures, seed: 1), w = random(s.inFeatures * s.outFeatures, seed: 2)
         let b = random(s.outFeatures, seed: 3, low: -0.5, high: 0.5)
         let want = Reference.dense(x, weight: w, bias: b, batch: s.batch, inFeatures: s.inFeatures, outFeatures: s.outFeatures)

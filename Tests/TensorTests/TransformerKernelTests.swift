@@ -124,11 +124,11 @@ import Tensor
     }
 
     /// The many-rows Dense backward against the textbook products, with and without dinp.
-    @Test(arguments: [(rows: 1, inFeatures: 1, outFeatures: 1), (7, 5, 3), (200, 33, 70), (640, 64, 256)], [true, false])
-    func denseRowsBackwardMatchesTheTextbookGEMMs(shape: (rows: Int, inFeatures: Int, outFeatures: Int), avx2: Bool) {
+    @Test(arguments: [(rows: 1, inFeatures: 1, outFeatures: 1), (7, 5, 3), (200, 33, 70), (640, 64, 256), (130, 29, 45)], [0, 1, 2] as [Int32])
+    func denseRowsBackwardMatchesTheTextbookGEMMs(shape: (rows: Int, inFeatures: Int, outFeatures: Int), level: Int32) {
         let (rows, inFeatures, outFeatures) = shape
-        let before = fm_kernels_use_avx2(avx2 ? 1 : 0)
-        defer { fm_kernels_use_avx2(before) }
+        let before = fm_kernels_use_level(level)
+        defer { fm_kernels_set_thread_choice(before) }
         let x = Self.values(rows * inFeatures, seed: 31), w = Self.values(inFeatures * outFeatures, seed: 32)
         let dy = Self.values(rows * outFeatures, seed: 33)
         var dw = [Float](repeating: .nan, count: inFeatures * outFeatures), db = [Float](repeating: .nan, count: outFeatures)

@@ -78,10 +78,20 @@ int fm_cpu_has_avx512_skylakex(void);
 int fm_cpu_has_avx2_fma(void);
 int fm_kernels_avx2_enabled(void);
 
-/* Turns the AVX2+FMA versions off (0) or back on where the CPU has them (1) for the calling
- * thread and the parallel kernels it runs; returns the previous setting. For tests of the
+/* Whether the calling thread runs the AVX-512 versions (the dense forward kernel has one). */
+int fm_kernels_avx512_enabled(void);
+
+/* Turns the vector versions off (0) or back to what the CPU has (1) for the calling thread
+ * and the parallel kernels it runs; returns whether AVX2 was on before. For tests of the
  * baseline versions. */
 int fm_kernels_use_avx2(int enabled);
+
+/* Chooses a kernel level for the calling thread and the parallel kernels it runs: 0 baseline,
+ * 1 AVX2+FMA, 2 AVX-512 (each capped at what the CPU has: fm_kernels_best_level), -1 what the
+ * CPU has. Returns the previous raw choice, for fm_kernels_set_thread_choice. For tests of
+ * each version. */
+int fm_kernels_use_level(int level);
+int fm_kernels_best_level(void);
 
 /* The calling thread's raw choice (-1: none), and setting it: how pool.c hands a caller's
  * choice to the workers that run its pieces. */
@@ -124,5 +134,16 @@ void fm_im2col_u8(const uint8_t *x, long batch, long h, long w, long cin, long k
 /* y = input_scale * weight_scale[j] * (c - correction[j]) + bias[j], then ReLU when relu. */
 void fm_i8_dequantize(const int32_t *c, long m, long n, long ldc, float input_scale, const float *weight_scale,
                       const int32_t *correction, const float *bias, int relu, float *y, long ldy);
+/* Attention row kernels of one (sample, head) pair without dropout, AVX-512 (attention.c;
+ * the Swift kernels in Tensor/Kernels/Attention.swift are the others): q, k, v with row stride
+ * rs, t rows, head width d; forward writes the probabilities p (t x t, a causal row i only
+ * its first i+1 entries) and the head's output o (row stride os); backward overwrites dq, dk,
+ * dv (row stride rs) from dout (row stride os) and p. scratch: d*t floats forward, d*t + t
+ * backward. Return 0, doing nothing, when the AVX-512 version is not enabled. */
+int fm_attention_rows_forward(const float *q, const float *k, const float *v, long rs, float *o, long os,
+                              float *p, float *scratch, long t, long d, int causal, float scale);
+int fm_attention_rows_backward(const float *q, const float *k, const float *v, long rs, float *dq, float *dk,
+                               float *dv, const float *dout, long os, const float *p, float *scratch, long t, long d,
+                               int causal, float scale);
 
 #endif

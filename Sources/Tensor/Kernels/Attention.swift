@@ -123,8 +123,8 @@ private struct AttentionJob {
         let s = scratch + piece * AttentionGeometry.scratchPerPiece(length: g.length)
         for pair in split.range(piece) {
             switch (kernel, backward) {
-            case (.rows, false): rowsForward(pair)
-            case (.rows, true): rowsBackward(pair, scratch: s)
+            case (.rows, false): if !rowsForwardC(pair, scratch: s) { rowsForward(pair) }
+            case (.rows, true): if !rowsBackwardC(pair, scratch: s) { rowsBackward(pair, scratch: s) }
             case (.sgemm, false): sgemmForward(pair)
             case (.sgemm, true): sgemmBackward(pair, scratch: s)
             }
@@ -153,6 +153,30 @@ private struct AttentionJob {
             let keep = 1 / (1 - rate)
             for j in 0..<n { pd[j] = rng.nextUnitFloat() >= rate ? p[j] * keep : 0 }
         }
+    }
+
+    /// Whether the C row kernels (attention.c, AVX-512) can take this pair: no dropout, and
+    /// the piece's scratch (T x T) holds their transposed keys or values and one row.
+    var cRowsFit: Bool { dropped == nil && (g.headWidth + 1) * g.length <= AttentionGeometry.scratchPerPiece(length: g.length) }
+
+    /// The C version of `rowsForward` where the thread runs AVX-512; false when it did nothing.
+    func rowsForwardC(_ pair: Int, scratch: UnsafeMutablePointer<Float>) -> Bool {
+        guard cRowsFit else { return false }
+        let q = query(pair), k = key(pair), v = value(pair)
+        let o = out! + headOffset(pair, rowWidth: g.width)
+        return fm_attention_rows_forward(q, k, v, rowStride, o, g.width, probabilities + pair * g.length * g.length, scratch,
+                                         g.length, g.headWidth, g.causal ? 1 : 0, scale) != 0
+    }
+
+    /// The C version of `rowsBackward` where the thread runs AVX-512; false when it did nothing.
+    func rowsBackwardC(_ pair: Int, scratch: UnsafeMutablePointer<Float>) -> Bool {
+        guard cRowsFit else { return false }
+        let q = query(pair), k = key(pair), v = value(pair)
+        let dq = dqkv! + headOffset(pair, rowWidth: rowStride), dk = dq + g.width, dv = dq + 2 * g.width
+        let dO = dout! + headOffset(pair, rowWidth: g.width)
+        return fm_attention_rows_backward(q, k, v, rowStride, dq, dk, dv, dO, g.width,
+                                          probabilities + pair * g.length * g.length, scratch, g.length, g.headWidth,
+                                          g.causal ? 1 : 0, scale) != 0
     }
 
     func rowsForward(_ pair: Int) {
