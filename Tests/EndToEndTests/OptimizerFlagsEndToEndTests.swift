@@ -53,7 +53,7 @@ import Testing
         let work = TemporaryDirectory()
         let args = ["train", "--model", "mlp", "--epochs", "2", "--threads", "1", "--seed", "3", "--limit", "1000",
                     "--optimizer", "adamw", "--lr-schedule", "cosine", "--warmup-steps", "20", "--clip-norm", "0.5",
-                    "--steps-per-epoch", "200", "--no-footprint"]
+                    "--steps-per-epoch", "2000", "--no-footprint"]
         try expectResumeMatchesUninterrupted(args, in: work, timeout: 120)
     }
 }

@@ -106,7 +106,7 @@ import Testing
         let work = TemporaryDirectory()
         try work.write("corpus.txt", Self.corpus())
         let args = ["train", "--model", "bert-mini", "--dataset", "text:corpus.txt", "--context", "16", "--batch-size", "8",
-                    "--steps-per-epoch", "150", "--epochs", "2", "--threads", "1", "--seed", "2", "--optimizer", "adamw",
+                    "--steps-per-epoch", "400", "--epochs", "2", "--threads", "1", "--seed", "2", "--optimizer", "adamw",
                     "--lr-schedule", "cosine", "--warmup-steps", "10", "--clip-norm", "1", "--no-footprint"]
         try expectResumeMatchesUninterrupted(args, in: work)
     }

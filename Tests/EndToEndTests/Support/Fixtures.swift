@@ -99,14 +99,15 @@ enum SafetensorsFile {
     }
 }
 
-/// Trains `arguments` straight through into `full`, and again into `part` with a Ctrl-C 0.3 s
-/// into the first epoch (exit 130) followed by `--resume`: the two checkpoints must be the
-/// same bytes (weights, optimiser state, position).
+/// Trains `arguments` straight through into `full`, and again into `part` with a Ctrl-C once
+/// the first epoch has logged its 20th step (`--log-every 10`; the epoch must be much longer,
+/// so that the signal lands inside it however fast the machine) followed by `--resume`: the
+/// two checkpoints must be the same bytes (weights, optimiser state, position).
 func expectResumeMatchesUninterrupted(_ arguments: [String], in work: TemporaryDirectory, timeout: Double = 300) throws {
+    let arguments = arguments + ["--log-every", "10"]
     expectSuccess(try Fmctl.run(arguments + ["--run-dir", "full"], in: work.path, timeout: timeout))
     let running = try Fmctl.start(arguments + ["--run-dir", "part"], in: work.path)
-    #expect(running.waitForOutput("Epoch 1/", timeout: 60), "training never started: \(running.stdoutSoFar)")
-    Thread.sleep(forTimeInterval: 0.3)
+    #expect(running.waitForOutput("step 20/", timeout: 60), "training never started: \(running.stdoutSoFar)")
     running.signal(SIGINT)
     let stopped = try running.wait(timeout: 60)
     #expect(stopped.status == 130, "\(stopped.description)")
