@@ -179,6 +179,9 @@ struct Train: ParsableCommand {
         // Data and model.
         var description = try loadModelDescription(model, context: context ?? TextModels.defaultContext)
         let dataset = self.dataset ?? RunData.defaultDataset(model: model)
+        if self.objective != nil, !TextCorpus.isText(dataset) {
+            throw UsageError(message: "--objective applies to text data (fortunes or text:PATH); \(dataset) is an image data set")
+        }
         let objective = self.objective ?? TextModels.objectives[model] ?? .causal
         let data = try RunData.load(dataset, for: description, source: model, limit: limit, objective: objective, seed: seed,
                                     validationSplit: validationSplit)

@@ -141,5 +141,8 @@ import Testing
         }
         let context = try Fmctl.run(["train", "--model", "cnn", "--context", "32"], in: work.path)
         #expect(context.status == 64 && context.stderr.contains("--context"), "\(context)")
+        let objective = try Fmctl.run(["train", "--objective", "masked-lm", "--run-dir", "run"], in: work.path)
+        #expect(objective.status == 64 && objective.stderr.contains("--objective"), "\(objective)")
+        #expect(!work.exists("run"))
     }
 }
