@@ -115,7 +115,23 @@ public class Model {
     private var inputBuffers: [FloatBuffer] = []
     private var batchLabels: Int32Buffer!
     private var probabilities: FloatBuffer!
-    private var outputGradient: FloatBuffer!
+    /// The loss's gradient when the softmax is not fused (made at the first such step; a fused
+    /// softmax's gradient is written over its probabilities).
+    private var outputGradient: FloatBuffer?
+    /// The backward scratch every ``SharedScratchLayer`` shares, and the pool that lends
+    /// ``GradientBorrowingLayer``s their input-gradient buffers (docs/architecture.md, "Memory
+    /// of a training step").
+    private var sharedScratch: FloatBuffer?
+    private var gradientPool = GradientPool()
+    /// Whether `prepare` shares memory between layers (the shared scratch, the gradient pool,
+    /// transient outputs, recomputed inputs); off only to compare against each layer owning
+    /// its buffers. Takes effect at the next `prepare` with a new batch size.
+    var sharesMemory = true
+    /// The placement of the short-lived outputs, from the last `prepare`.
+    private(set) var memoryPlan: MemoryPlan?
+    /// For each layer that borrows: its table of lent buffers and their sizes (values per sample).
+    private var lendingTables: [UnsafeMutablePointer<UnsafeMutablePointer<Float>>?] = []
+    private var lendingCounts: [[Int]] = []
 
     // Pointer tables of the step, allocated once.
     private let values: UnsafeMutablePointer<UnsafePointer<Float>?>
@@ -227,6 +243,7 @@ public class Model {
         tensorGradients.deallocate()
         for p in mergeInputs { p?.deallocate() }
         for p in mergeGradients { p?.deallocate() }
+        for table in lendingTables { table?.deallocate() }
     }
 
     /// Chooses the loss and optimiser (Keras's `compile`) and plans the training step. A
@@ -311,6 +328,28 @@ public class Model {
     public func prepare(maxBatch: Int) {
         guard maxBatch != self.maxBatch else { return }
         self.maxBatch = maxBatch
+        // The old workspaces go before the new ones are made.
+        sharedScratch = nil
+        gradientPool = GradientPool()
+        for table in lendingTables { table?.deallocate() }
+        let memory = sharesMemory ? MemoryPlan(layers: layers, layerInputs: layerInputs, inputCount: inputs.count,
+                                               outputTensor: outputTensor, tensorSizes: tensorSizes, maxBatch: maxBatch) : nil
+        memoryPlan = memory
+        for (j, layer) in layers.enumerated() {
+            if let r = layer as? any InputRecomputingLayer {
+                r.inputRecomputedBy = memory?.recomputedInputProducer[j].map { layers[$0] as! any OutputRecomputable }
+            }
+        }
+        let scratchCount = layers.compactMap { ($0 as? any SharedScratchLayer)?.backwardScratchCount(maxBatch: maxBatch) }.max() ?? 0
+        let sharedCount = memory.map { max(scratchCount, $0.transientCount) } ?? 0
+        sharedScratch = sharedCount > 0 ? FloatBuffer(count: sharedCount) : nil
+        for (j, layer) in layers.enumerated() {
+            if let s = layer as? any SharedScratchLayer { s.sharedScratch = sharedScratch?.pointer }
+            if let b = layer as? any GradientBorrowingLayer { b.borrowsGradients = sharesMemory }
+            if let o = layer as? any TransientOutputLayer {
+                o.transientOutput = memory?.transientOffsets[j].map { sharedScratch!.pointer + $0 }
+            }
+        }
         for (j, layer) in layers.enumerated() {
             let needs = layerInputs[j].map { !isModelInput($0) }
             if let m = merges[j] {
@@ -319,10 +358,17 @@ public class Model {
                 layer.allocate(maxBatch: maxBatch, needsInputGradient: needs[0])
             }
         }
+        lendingCounts = layers.map { sharesMemory ? ($0 as? any GradientBorrowingLayer)?.lentGradientCounts ?? [] : [] }
+        lendingTables = layers.enumerated().map { j, layer in
+            guard sharesMemory, let b = layer as? any GradientBorrowingLayer, !lendingCounts[j].isEmpty else { return nil }
+            let table = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: lendingCounts[j].count)
+            b.lentGradients = table
+            return table
+        }
         inputBuffers = inputs.map { FloatBuffer(count: maxBatch * $0.shape.reduce(1, *)) }
         batchLabels = Int32Buffer(count: maxBatch * rowsPerSample)
         probabilities = FloatBuffer(count: maxBatch * outputCount)
-        outputGradient = FloatBuffer(count: maxBatch * outputCount)
+        outputGradient = nil
     }
 
     /// The forward pass over the `batch` samples in the input buffers; returns the output
@@ -350,18 +396,24 @@ public class Model {
         return values[outputTensor]!
     }
 
-    /// The backward pass from the gradient in `outputGradient`: every layer's parameter
-    /// gradients, buckets handed to the hook as they close. A tensor taken by several layers
-    /// sums their gradients into the first one received (each such buffer belongs to this
-    /// step alone: a layer's own input-gradient buffer, or the gradient it was given).
-    func backward(batch: Int) {
+    /// The backward pass from the loss's gradient `outputGradient` (overwritten): every layer's
+    /// parameter gradients, buckets handed to the hook as they close. A tensor taken by several
+    /// layers sums their gradients into the first one received (each such buffer belongs to
+    /// this step alone: a layer's own input-gradient buffer, or the gradient it was given).
+    func backward(batch: Int, outputGradient: UnsafeMutablePointer<Float>) {
         let n = inputs.count
         for t in 0..<(n + layers.count) { tensorGradients[t] = nil }
-        tensorGradients[outputTensor] = outputGradient.pointer
+        tensorGradients[outputTensor] = outputGradient
         let hook = gradientHook
         for j in stride(from: layers.count - 1, through: 0, by: -1) {
             if let dout = tensorGradients[n + j] {
                 let ins = layerInputs[j]
+                if let table = lendingTables[j] {
+                    // Busy: the gradients still to be consumed (tensors up to this layer's output).
+                    gradientPool.release()
+                    for t in 0...(n + j) { if let g = tensorGradients[t] { gradientPool.markBusy(g) } }
+                    for (k, count) in lendingCounts[j].enumerated() { table[k] = gradientPool.take(count: maxBatch * count) }
+                }
                 if let m = merges[j], let received = mergeGradients[j] {
                     m.backward(dout, batch: batch, inputGradients: received, count: ins.count)
                     for k in 0..<ins.count { if let g = received[k] { accumulate(g, into: ins[k], batch: batch) } }
@@ -375,6 +427,9 @@ public class Model {
             }
         }
     }
+
+    /// The pool's buffers (for the tests: how many, and their sizes).
+    var gradientPoolCounts: [Int] { gradientPool.counts }
 
     private func accumulate(_ g: UnsafeMutablePointer<Float>, into t: Int, batch: Int) {
         guard !isModelInput(t) else { return }
@@ -440,19 +495,21 @@ public class Model {
     private func lossAndGradients(batch: Int, gradientScale: Float = 1, divisor: Int? = nil,
                                   fused: FusedUpdate?) -> (lossSum: Double, correct: Int, counted: Int) {
         let out = forward(batch: batch, training: true)
+        // softmaxCrossEntropyBackward writes each gradient value over the probability it reads.
+        if !plan.softmaxFused, outputGradient == nil { outputGradient = FloatBuffer(count: maxBatch * outputCount) }
+        let g = plan.softmaxFused ? probabilities.pointer : outputGradient!.pointer
         let r = loss.evaluate(outputs: out, labels: batchLabels.pointer, batch: batch * rowsPerSample, classes: classCount,
-                              fused: plan.softmaxFused, probabilities: probabilities.pointer, gradient: outputGradient.pointer,
+                              fused: plan.softmaxFused, probabilities: probabilities.pointer, gradient: g,
                               divisor: divisor)
         if gradientScale != 1 {
-            let g = outputGradient.pointer
             for i in 0..<(batch * outputCount) { g[i] *= gradientScale }
         }
         if let fused {
             fused.begin()
-            backward(batch: batch)
+            backward(batch: batch, outputGradient: g)
             fused.end()
         } else {
-            backward(batch: batch)
+            backward(batch: batch, outputGradient: g)
         }
         return r
     }

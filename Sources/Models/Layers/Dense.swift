@@ -4,7 +4,8 @@ import Tensor
 /// (in, units) as Keras stores it, Glorot-uniform kernel and zero bias. An input `[..., F]`
 /// gives `[..., units]`: every leading position is a row (docs/transformer.md), so the
 /// kernels run on `batch x rowsPerSample` rows; a flat input `[F]` has one row per sample.
-public final class Dense: SoftmaxFusable, AdamFusedLayer, IncrementalLayer {
+public final class Dense: SoftmaxFusable, AdamFusedLayer, IncrementalLayer, SharedScratchLayer,
+    GradientBorrowingLayer, TransientOutputLayer, OutputRecomputable, InputRecomputingLayer {
     public var typeName: String { Options.typeName }
     public var name = "dense"
     public let units: Int
@@ -18,10 +19,20 @@ public final class Dense: SoftmaxFusable, AdamFusedLayer, IncrementalLayer {
     public private(set) var rowsPerSample = 1
     private var kernel: UnsafeMutablePointer<Float>!, bias: UnsafeMutablePointer<Float>!
     private var dKernel: UnsafeMutablePointer<Float>!, dBias: UnsafeMutablePointer<Float>!
-    private var output: FloatBuffer!, inputGradient: FloatBuffer?
+    private var output: FloatBuffer?, inputGradient: FloatBuffer?
+    var transientOutput: UnsafeMutablePointer<Float>?
+    private var outputPointer: UnsafeMutablePointer<Float> { transientOutput ?? output!.pointer }
+    var inputRecomputedBy: (any OutputRecomputable)?
+    /// Floats of the backward workspace at the allocated batch (the recomputed input follows it).
+    private var workspaceCount = 0
     /// `x * kernel + bias` before an activation whose backward needs its input (GELU).
     private var preActivation: FloatBuffer?
-    private var transposedGradient: FloatBuffer!
+    /// The backward pass's own scratch when the model shares none (`sharedScratch`).
+    private var transposedGradient: FloatBuffer?
+    var sharedScratch: UnsafeMutablePointer<Float>?
+    var borrowsGradients = false
+    var lentGradients: UnsafeMutablePointer<UnsafeMutablePointer<Float>>?
+    private var needsInputGradient = false
     var fusedAdam: FusedAdamUpdate?
     /// Adam runs inside backward for a flat input only: a sequence layer's many rows take
     /// `denseRowsBackward`, which stores the gradient (the optimiser then updates it).
@@ -67,21 +78,44 @@ public final class Dense: SoftmaxFusable, AdamFusedLayer, IncrementalLayer {
         Initializer.zeros(.init(start: bias, count: units))
     }
 
+    private func workspaceCount(maxBatch: Int) -> Int {
+        let maxRows = maxBatch * rowsPerSample
+        return rowsPerSample == 1
+            ? denseBackwardAdamScratchCount(maxBatch: maxRows, outFeatures: units)
+            : denseRowsBackwardWorkspaceCount(maxRows: maxRows, inFeatures: inFeatures, outFeatures: units)
+    }
+
+    /// The workspace, then the recomputed input when the layer below recomputes it.
+    func backwardScratchCount(maxBatch: Int) -> Int {
+        workspaceCount(maxBatch: maxBatch) + (inputRecomputedBy == nil ? 0 : maxBatch * rowsPerSample * inFeatures)
+    }
+
+    /// Linear and GELU (which keeps its input) backward passes do not read the output.
+    var backwardReadsOutput: Bool { !(activation == .linear || activation.backwardNeedsInput) }
+    var canRecomputeOutput: Bool { activation.backwardNeedsInput }
+
+    func recomputeOutput(into destination: UnsafeMutablePointer<Float>, batch: Int) {
+        let rows = batch * rowsPerSample
+        activationForward(appliedActivation, UnsafePointer(preActivation!.pointer), into: destination, rows: rows, columns: units)
+    }
+
+    var lentGradientCounts: [Int] { needsInputGradient ? [rowsPerSample * inFeatures] : [] }
+
     public func allocate(maxBatch: Int, needsInputGradient: Bool) {
         let maxRows = maxBatch * rowsPerSample
-        output = FloatBuffer(count: maxRows * units)
+        self.needsInputGradient = needsInputGradient
+        output = transientOutput == nil ? FloatBuffer(count: maxRows * units) : nil
+        workspaceCount = workspaceCount(maxBatch: maxBatch)
         preActivation = activation.backwardNeedsInput ? FloatBuffer(count: maxRows * units) : nil
-        inputGradient = needsInputGradient ? FloatBuffer(count: maxRows * inFeatures) : nil
-        transposedGradient = FloatBuffer(count: rowsPerSample == 1
-            ? denseBackwardAdamScratchCount(maxBatch: maxRows, outFeatures: units)
-            : denseRowsBackwardWorkspaceCount(maxRows: maxRows, inFeatures: inFeatures, outFeatures: units))
+        inputGradient = needsInputGradient && !borrowsGradients ? FloatBuffer(count: maxRows * inFeatures) : nil
+        transposedGradient = sharedScratch == nil ? FloatBuffer(count: backwardScratchCount(maxBatch: maxBatch)) : nil
     }
 
     // input (B, ..., IN) -> output (B, ..., UNITS), as (B * rowsPerSample) rows
     public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafePointer<Float> {
         self.input = input
         let rows = batch * rowsPerSample
-        let y = output.pointer
+        let y = outputPointer
         if let pre = preActivation {
             denseForward(input, kernel, bias, pre.pointer, batch: rows, inFeatures: inFeatures, outFeatures: units)
             activationForward(appliedActivation, UnsafePointer(pre.pointer), into: y, rows: rows, columns: units)
@@ -95,21 +129,28 @@ public final class Dense: SoftmaxFusable, AdamFusedLayer, IncrementalLayer {
 
     public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? {
         let rows = batch * rowsPerSample
-        activationBackward(appliedActivation, dout, output: output.pointer, input: preActivation.map { UnsafePointer($0.pointer) },
+        let dinp = needsInputGradient ? (borrowsGradients ? lentGradients![0] : inputGradient!.pointer) : nil
+        let scratch = sharedScratch ?? transposedGradient!.pointer
+        if let producer = inputRecomputedBy {
+            let x = scratch + workspaceCount
+            producer.recomputeOutput(into: x, batch: batch)
+            input = UnsafePointer(x)
+        }
+        activationBackward(appliedActivation, dout, output: outputPointer, input: preActivation.map { UnsafePointer($0.pointer) },
                            rows: rows, columns: units)
         if rowsPerSample > 1 {
-            denseRowsBackward(dout, input, kernel, dweight: dKernel, dbias: dBias, dinp: inputGradient?.pointer,
-                              workspace: transposedGradient.pointer, rows: rows, inFeatures: inFeatures, outFeatures: units)
+            denseRowsBackward(dout, input, kernel, dweight: dKernel, dbias: dBias, dinp: dinp,
+                              workspace: scratch, rows: rows, inFeatures: inFeatures, outFeatures: units)
         } else if let a = fusedAdam {
             // The kernel is updated here; its slice of the gradient array is not written.
-            denseBackwardAdam(dout, input, weight: kernel, m: a.m, v: a.v, dbias: dBias, dinp: inputGradient?.pointer,
-                              scratch: transposedGradient.pointer, batch: rows, inFeatures: inFeatures,
+            denseBackwardAdam(dout, input, weight: kernel, m: a.m, v: a.v, dbias: dBias, dinp: dinp,
+                              scratch: scratch, batch: rows, inFeatures: inFeatures,
                               outFeatures: units, alpha: a.alpha, beta1: a.beta1, beta2: a.beta2, epsilon: a.epsilon)
         } else {
-            denseBackward(dout, input, kernel, dweight: dKernel, dbias: dBias, dinp: inputGradient?.pointer,
-                          scratch: transposedGradient.pointer, batch: rows, inFeatures: inFeatures, outFeatures: units)
+            denseBackward(dout, input, kernel, dweight: dKernel, dbias: dBias, dinp: dinp,
+                          scratch: scratch, batch: rows, inFeatures: inFeatures, outFeatures: units)
         }
-        return inputGradient?.pointer
+        return dinp
     }
 
     public var flopsPerSample: LayerFLOPs {

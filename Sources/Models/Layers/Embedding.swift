@@ -6,13 +6,16 @@ import Tensor
 /// `0..<input_dim` (negative, too large, fractional, NaN) reads nothing: its output row is
 /// zeros and it takes no gradient, so bad data can never read outside the table. The ids
 /// have no gradient (the layer returns none).
-public final class Embedding: Layer, IncrementalLayer {
+public final class Embedding: Layer, IncrementalLayer, TransientOutputLayer {
     public var typeName: String { Options.typeName }
     public var name = "embedding"
     public let inputDim: Int, outputDim: Int
     public private(set) var sequenceLength = 0
     private var table: UnsafeMutablePointer<Float>!, dTable: UnsafeMutablePointer<Float>!
-    private var output: FloatBuffer!, stepOutput: FloatBuffer?
+    private var output: FloatBuffer?, stepOutput: FloatBuffer?
+    var transientOutput: UnsafeMutablePointer<Float>?
+    /// Backward reads the ids only.
+    var backwardReadsOutput: Bool { false }
     private var ids: UnsafePointer<Float>!
 
     /// - Parameters:
@@ -50,14 +53,15 @@ public final class Embedding: Layer, IncrementalLayer {
     }
 
     public func allocate(maxBatch: Int, needsInputGradient: Bool) {
-        output = FloatBuffer(count: maxBatch * sequenceLength * outputDim)
+        output = transientOutput == nil ? FloatBuffer(count: maxBatch * sequenceLength * outputDim) : nil
     }
 
     // ids (B, T) -> output (B, T, D)
     public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafePointer<Float> {
         ids = input
-        embeddingForward(input, table: table, output.pointer, count: batch * sequenceLength, tableRows: inputDim, columns: outputDim)
-        return UnsafePointer(output.pointer)
+        let y = transientOutput ?? output!.pointer
+        embeddingForward(input, table: table, y, count: batch * sequenceLength, tableRows: inputDim, columns: outputDim)
+        return UnsafePointer(y)
     }
 
     /// Zeroes the table's gradient and adds each token's output-gradient row to its id's row.
@@ -105,7 +109,7 @@ extension Embedding {
 /// `embeddings` `[sequence_length, D]` (normal, sd 0.02) to position t. `sequence_length`
 /// defaults to the input's T and must be at least T (docs/transformer.md). The input
 /// gradient is the output gradient itself.
-public final class PositionEmbedding: Layer, IncrementalLayer {
+public final class PositionEmbedding: Layer, IncrementalLayer, InputFreeBackward {
     public var typeName: String { Options.typeName }
     public var name = "position_embedding"
     /// The option as given (nil: the input's T).

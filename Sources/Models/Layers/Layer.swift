@@ -180,6 +180,66 @@ protocol PoolFusingConvolution: Layer {
     var fusedPool: (any ConvolutionFusablePool)? { get set }
 }
 
+// MARK: - Memory the model shares between layers (docs/architecture.md, "Memory of a training step")
+
+/// A layer whose backward pass needs scratch memory only while it runs (transposed copies, the
+/// attention's gradients of its heads and projections). Backward passes run one at a time, so
+/// the model hands every such layer one buffer sized for the largest need instead of one each.
+protocol SharedScratchLayer: Layer {
+    /// Floats of scratch one backward pass needs for batches of up to `maxBatch` (after `build`).
+    func backwardScratchCount(maxBatch: Int) -> Int
+    /// Set by the model before `allocate`: the shared scratch, at least
+    /// `backwardScratchCount(maxBatch:)` floats. Nil: the layer allocates its own.
+    var sharedScratch: UnsafeMutablePointer<Float>? { get set }
+}
+
+/// A layer that writes its input gradients into buffers the model lends it for each backward
+/// pass, from a pool whose buffers are reused once the gradient they held has been consumed,
+/// instead of owning one buffer per input for the whole step.
+protocol GradientBorrowingLayer: Layer {
+    /// Set by the model before `allocate`: the layer then allocates no input-gradient buffers
+    /// and its backward writes into `lentGradients`.
+    var borrowsGradients: Bool { get set }
+    /// After `allocate`: values per sample of each buffer backward writes, in the order of
+    /// `lentGradients` (empty: none).
+    var lentGradientCounts: [Int] { get }
+    /// Set by the model once per `allocate`: a table of `lentGradientCounts.count` pointers
+    /// that the model fills right before each backward call.
+    var lentGradients: UnsafeMutablePointer<UnsafeMutablePointer<Float>>? { get set }
+}
+
+/// A layer whose output the model may place in memory shared with other layers' short-lived
+/// outputs, when nothing reads it after the forward passes of the layers that take it: its
+/// own backward does not, and each consumer keeps no input (``InputFreeBackward``) or
+/// recomputes it (``InputRecomputingLayer``).
+protocol TransientOutputLayer: Layer {
+    /// Whether backward reads the output (a ReLU's mask, a sigmoid's derivative).
+    var backwardReadsOutput: Bool { get }
+    /// Set by the model before `allocate`: where forward writes the output (room for the
+    /// allocated batch). Nil: the layer's own buffer.
+    var transientOutput: UnsafeMutablePointer<Float>? { get set }
+}
+
+/// A layer whose backward reads none of its inputs (``Add``, ``Concatenate``).
+protocol InputFreeBackward: Layer {}
+
+/// A layer that can compute its last forward output again, into a given buffer, from what it
+/// keeps for its own backward (Dense with GELU, from its pre-activation).
+protocol OutputRecomputable: Layer {
+    /// Whether the last output can be recomputed (the layer keeps what it needs).
+    var canRecomputeOutput: Bool { get }
+    /// Writes the last forward pass's output for `batch` samples into `destination`.
+    func recomputeOutput(into destination: UnsafeMutablePointer<Float>, batch: Int)
+}
+
+/// A layer whose backward can take its input from the layer below recomputing it
+/// (``OutputRecomputable``) instead of keeping the forward pass's pointer to it.
+protocol InputRecomputingLayer: Layer {
+    /// Set by the model before `backwardScratchCount` and `allocate`: the producer of the
+    /// input, to be asked for it again in backward. Nil: the input is kept.
+    var inputRecomputedBy: (any OutputRecomputable)? { get set }
+}
+
 /// A layer that draws random numbers in training (dropout masks); `fit` seeds it per batch.
 protocol StochasticLayer: Layer {
     var rng: Xoshiro256 { get set }

@@ -5,7 +5,7 @@ import Tensor
 /// `gamma` `[D]` (ones), `beta` `[D]` (zeros), `epsilon` 0.001 by default as Keras
 /// (PyTorch's is 1e-5; docs/transformer.md). The forward pass keeps each row's mean and
 /// reciprocal standard deviation for the backward pass.
-public final class LayerNormalization: Layer, IncrementalLayer {
+public final class LayerNormalization: Layer, IncrementalLayer, TransientOutputLayer, OutputRecomputable {
     public var typeName: String { Options.typeName }
     public var name = "layer_normalization"
     public let epsilon: Double
@@ -13,7 +13,11 @@ public final class LayerNormalization: Layer, IncrementalLayer {
     private var features = 0, rowsPerSample = 1
     private var gamma: UnsafeMutablePointer<Float>!, beta: UnsafeMutablePointer<Float>!
     private var dGamma: UnsafeMutablePointer<Float>!, dBeta: UnsafeMutablePointer<Float>!
-    private var output: FloatBuffer!, mean: FloatBuffer!, rstd: FloatBuffer!, scratch: FloatBuffer!
+    private var output: FloatBuffer?, mean: FloatBuffer!, rstd: FloatBuffer!, scratch: FloatBuffer!
+    var transientOutput: UnsafeMutablePointer<Float>?
+    /// Backward reads the input and the row statistics, from which the output can be recomputed.
+    var backwardReadsOutput: Bool { false }
+    var canRecomputeOutput: Bool { true }
     private var needsInputGradient = true
     private var input: UnsafePointer<Float>!
     private var stepOutput: FloatBuffer?, stepStatistics: FloatBuffer?
@@ -53,7 +57,7 @@ public final class LayerNormalization: Layer, IncrementalLayer {
 
     public func allocate(maxBatch: Int, needsInputGradient: Bool) {
         let rows = maxBatch * rowsPerSample
-        output = FloatBuffer(count: rows * features)
+        output = transientOutput == nil ? FloatBuffer(count: rows * features) : nil
         mean = FloatBuffer(count: rows)
         rstd = FloatBuffer(count: rows)
         scratch = FloatBuffer(count: layerNormBackwardScratchCount(columns: features))
@@ -63,9 +67,16 @@ public final class LayerNormalization: Layer, IncrementalLayer {
     // input (B, ..., D) -> output (B, ..., D), as (B * rowsPerSample) rows
     public func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool) -> UnsafePointer<Float> {
         self.input = input
-        layerNormForward(input, gamma: gamma, beta: beta, output.pointer, mean: mean.pointer, rstd: rstd.pointer,
+        let y = transientOutput ?? output!.pointer
+        layerNormForward(input, gamma: gamma, beta: beta, y, mean: mean.pointer, rstd: rstd.pointer,
                          rows: batch * rowsPerSample, columns: features, epsilon: Float(epsilon))
-        return UnsafePointer(output.pointer)
+        return UnsafePointer(y)
+    }
+
+    /// The normalised rows again from the kept input, mean and reciprocal standard deviation.
+    func recomputeOutput(into destination: UnsafeMutablePointer<Float>, batch: Int) {
+        layerNormApply(input, gamma: gamma, beta: beta, destination, mean: mean.pointer, rstd: rstd.pointer,
+                       rows: batch * rowsPerSample, columns: features)
     }
 
     /// Writes the input gradient over `dout` (one pass per row) and returns it.

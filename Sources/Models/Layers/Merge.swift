@@ -2,7 +2,7 @@ import Tensor
 
 /// Adds its inputs elementwise (Keras's `Add`): the residual connection. Every input has
 /// the same shape; the gradient of each input is the output's gradient.
-public final class Add: ParameterFreeLayer, MergeLayer, IncrementalLayer {
+public final class Add: ParameterFreeLayer, MergeLayer, IncrementalLayer, GradientBorrowingLayer, InputFreeBackward {
     public var typeName: String { Options.typeName }
     public var name = "add"
     private var shape: [Int] = []
@@ -10,6 +10,11 @@ public final class Add: ParameterFreeLayer, MergeLayer, IncrementalLayer {
     /// One buffer per input after the first that needs a gradient: the model adds into the
     /// gradient it receives, so two inputs may not share one buffer.
     private var gradientCopies: [FloatBuffer?] = []
+    /// For each input, whether it takes a copy of the output's gradient.
+    private var takesCopy: [Bool] = []
+    var borrowsGradients = false
+    var lentGradients: UnsafeMutablePointer<UnsafeMutablePointer<Float>>?
+    var lentGradientCounts: [Int] { takesCopy.filter { $0 }.map { _ in outputCount } }
 
     public init() {}
 
@@ -29,9 +34,8 @@ public final class Add: ParameterFreeLayer, MergeLayer, IncrementalLayer {
     public func allocate(maxBatch: Int, needsInputGradients: [Bool]) {
         output = FloatBuffer(count: maxBatch * outputCount)
         let first = needsInputGradients.firstIndex(of: true)
-        gradientCopies = needsInputGradients.indices.map { k in
-            needsInputGradients[k] && k != first ? FloatBuffer(count: maxBatch * outputCount) : nil
-        }
+        takesCopy = needsInputGradients.indices.map { k in needsInputGradients[k] && k != first }
+        gradientCopies = takesCopy.map { $0 && !borrowsGradients ? FloatBuffer(count: maxBatch * outputCount) : nil }
         firstNeedingGradient = first
     }
 
@@ -49,10 +53,18 @@ public final class Add: ParameterFreeLayer, MergeLayer, IncrementalLayer {
     // The first input that needs a gradient takes `dout` itself; the others get copies.
     public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int,
                          inputGradients: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>, count: Int) {
+        var lent = 0
         for k in 0..<count {
-            if let copy = gradientCopies[k] {
-                copy.pointer.update(from: dout, count: batch * outputCount)
-                inputGradients[k] = copy.pointer
+            if takesCopy[k] {
+                let copy: UnsafeMutablePointer<Float>
+                if borrowsGradients {
+                    copy = lentGradients![lent]
+                    lent += 1
+                } else {
+                    copy = gradientCopies[k]!.pointer
+                }
+                copy.update(from: dout, count: batch * outputCount)
+                inputGradients[k] = copy
             } else {
                 inputGradients[k] = k == firstNeedingGradient ? dout : nil
             }
@@ -88,7 +100,7 @@ extension Add {
 
 /// Joins its inputs along the last axis (Keras's `Concatenate`, `axis=-1`): inputs agree in
 /// every other dimension; the output's last dimension is the sum of theirs.
-public final class Concatenate: ParameterFreeLayer, MergeLayer {
+public final class Concatenate: ParameterFreeLayer, MergeLayer, InputFreeBackward {
     public var typeName: String { Options.typeName }
     public var name = "concatenate"
     private var shape: [Int] = []

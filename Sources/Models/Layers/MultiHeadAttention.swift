@@ -10,7 +10,8 @@ import Tensor
 /// the attention core is `attentionForward`/`attentionBackward` (Tensor/Kernels/Attention.swift,
 /// the kernel choice is in docs/transformer.md). A causal layer can also decode one position
 /// at a time over a key/value cache (``IncrementalLayer``).
-public final class MultiHeadAttention: Layer, StochasticLayer, IncrementalLayer {
+public final class MultiHeadAttention: Layer, StochasticLayer, IncrementalLayer, SharedScratchLayer,
+    GradientBorrowingLayer, TransientOutputLayer, InputRecomputingLayer {
     public var typeName: String { Options.typeName }
     public var name = "multi_head_attention"
     public let numHeads: Int
@@ -37,8 +38,18 @@ public final class MultiHeadAttention: Layer, StochasticLayer, IncrementalLayer 
 
     // Workspaces (allocate): what backward needs from forward, and its own buffers.
     private var qkv: FloatBuffer!, probabilities: FloatBuffer!, dropped: FloatBuffer?
-    private var heads: FloatBuffer!, output: FloatBuffer!
-    private var dHeads: FloatBuffer!, dQKV: FloatBuffer!, inputGradient: FloatBuffer?
+    private var heads: FloatBuffer!, output: FloatBuffer?
+    var transientOutput: UnsafeMutablePointer<Float>?
+    var backwardReadsOutput: Bool { false }
+    /// Backward's gradients of the heads and of qkv (`4 D` per row): `sharedScratch`, or this
+    /// buffer when the model shares none.
+    private var ownBackwardScratch: FloatBuffer?, inputGradient: FloatBuffer?
+    var sharedScratch: UnsafeMutablePointer<Float>?
+    var borrowsGradients = false
+    var lentGradients: UnsafeMutablePointer<UnsafeMutablePointer<Float>>?
+    private var needsInputGradient = false
+    /// Rows of the allocated batch.
+    private var maxRows = 0
     private var scratch: FloatBuffer!, scratchPieces = 1
     private var input: UnsafePointer<Float>!
     private var droppedThisPass = false
@@ -119,16 +130,27 @@ public final class MultiHeadAttention: Layer, StochasticLayer, IncrementalLayer 
         AttentionGeometry(batch: batch, length: length, width: width, heads: numHeads, causal: causal)
     }
 
+    var inputRecomputedBy: (any OutputRecomputable)?
+
+    /// dHeads and dQKV (`4 D` per row), then the recomputed input (`D`) when the layer below
+    /// recomputes it.
+    func backwardScratchCount(maxBatch: Int) -> Int {
+        maxBatch * length * (inputRecomputedBy == nil ? 4 : 5) * width
+    }
+
+    var lentGradientCounts: [Int] { needsInputGradient ? [length * width] : [] }
+
     public func allocate(maxBatch: Int, needsInputGradient: Bool) {
         let rows = maxBatch * length, g = geometry(batch: maxBatch)
+        self.needsInputGradient = needsInputGradient
+        maxRows = rows
         qkv = FloatBuffer(count: rows * 3 * width)
         probabilities = FloatBuffer(count: g.probabilityCount)
         dropped = dropout > 0 ? FloatBuffer(count: g.probabilityCount) : nil
         heads = FloatBuffer(count: rows * width)
-        output = FloatBuffer(count: rows * width)
-        dHeads = FloatBuffer(count: rows * width)
-        dQKV = FloatBuffer(count: rows * 3 * width)
-        inputGradient = needsInputGradient ? FloatBuffer(count: rows * width) : nil
+        output = transientOutput == nil ? FloatBuffer(count: rows * width) : nil
+        ownBackwardScratch = sharedScratch == nil ? FloatBuffer(count: backwardScratchCount(maxBatch: maxBatch)) : nil
+        inputGradient = needsInputGradient && !borrowsGradients ? FloatBuffer(count: rows * width) : nil
         scratchPieces = AttentionGeometry.maximumPieces(threads: max(BLAS.threads, 2))
         scratch = FloatBuffer(count: scratchPieces * AttentionGeometry.scratchPerPiece(length: length))
     }
@@ -144,7 +166,7 @@ public final class MultiHeadAttention: Layer, StochasticLayer, IncrementalLayer 
                          dropped: droppedThisPass ? dropped?.pointer : nil, dropoutRate: Float(dropout),
                          seed: droppedThisPass ? rng.next() : 0, out: heads.pointer, scratch: scratch.pointer,
                          scratchPieces: scratchPieces, geometry: geometry(batch: batch), kernel: kernel)
-        let y = output.pointer
+        let y = transientOutput ?? output!.pointer
         sgemm(m: rows, n: d, k: d, a: heads.pointer, b: outputKernel, c: y)
         if let outputBias { biasForward(y, outputBias, rows: rows, columns: d) }
         return UnsafePointer(y)
@@ -152,20 +174,27 @@ public final class MultiHeadAttention: Layer, StochasticLayer, IncrementalLayer 
 
     public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? {
         let rows = batch * length, d = width
+        let dHeads = sharedScratch ?? ownBackwardScratch!.pointer, dQKV = dHeads + rows * d
+        if let producer = inputRecomputedBy {
+            let x = dHeads + maxRows * 4 * d
+            producer.recomputeOutput(into: x, batch: batch)
+            input = UnsafePointer(x)
+        }
         // Output projection: dW = heads^T dY, db = column sums of dY, dHeads = dY W^T.
         sgemm(transposeA: true, m: d, n: d, k: rows, a: heads.pointer, b: dout, c: dOutputKernel)
         if let dOutputBias { columnSums(dout, rows: rows, columns: d, into: dOutputBias) }
-        sgemm(transposeB: true, m: rows, n: d, k: d, a: dout, b: outputKernel, c: dHeads.pointer)
-        attentionBackward(dout: dHeads.pointer, qkv: qkv.pointer, probabilities: probabilities.pointer,
+        sgemm(transposeB: true, m: rows, n: d, k: d, a: dout, b: outputKernel, c: dHeads)
+        attentionBackward(dout: dHeads, qkv: qkv.pointer, probabilities: probabilities.pointer,
                           dropped: droppedThisPass ? dropped.map { UnsafePointer($0.pointer) } : nil, dropoutRate: Float(dropout),
-                          dqkv: dQKV.pointer, scratch: scratch.pointer, scratchPieces: scratchPieces,
+                          dqkv: dQKV, scratch: scratch.pointer, scratchPieces: scratchPieces,
                           geometry: geometry(batch: batch), kernel: kernel)
         // QKV projection: dW = x^T dQKV, db = column sums, dX = dQKV W^T.
-        sgemm(transposeA: true, m: d, n: 3 * d, k: rows, a: input, b: dQKV.pointer, c: dQKVKernel)
-        if let dQKVBias { columnSums(dQKV.pointer, rows: rows, columns: 3 * d, into: dQKVBias) }
-        guard let inputGradient else { return nil }
-        sgemm(transposeB: true, m: rows, n: d, k: 3 * d, a: dQKV.pointer, b: qkvKernel, c: inputGradient.pointer)
-        return inputGradient.pointer
+        sgemm(transposeA: true, m: d, n: 3 * d, k: rows, a: input, b: dQKV, c: dQKVKernel)
+        if let dQKVBias { columnSums(dQKV, rows: rows, columns: 3 * d, into: dQKVBias) }
+        guard needsInputGradient else { return nil }
+        let dx = borrowsGradients ? lentGradients![0] : inputGradient!.pointer
+        sgemm(transposeB: true, m: rows, n: d, k: 3 * d, a: dQKV, b: qkvKernel, c: dx)
+        return dx
     }
 
     /// Per sample: the projections (`2 T D 3D` and `2 T D D`) and the attention products

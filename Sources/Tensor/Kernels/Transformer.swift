@@ -74,6 +74,37 @@ private func layerNormRow(_ x: UnsafePointer<Float>, _ gamma: UnsafePointer<Floa
     rstdOut.pointee = rs
 }
 
+/// The output of `layerNormForward` again, from its input and the mean and reciprocal
+/// standard deviation it kept per row: the same expression element by element, so the same
+/// values (the tests compare them exactly). A model recomputes a LayerNorm output this way in
+/// backward instead of keeping it (docs/architecture.md, "Memory of a training step").
+package func layerNormApply(
+    _ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+    mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, columns: Int
+) {
+    struct Job {
+        let x: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>
+        let y: UnsafeMutablePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>
+        let columns: Int, split: PieceSplit
+    }
+    let split = PieceSplit(rows, pieces: 4 * BLAS.threads, minimumPerPiece: max(1, 16_384 / max(1, columns)))
+    var job = Job(x: x, gamma: gamma, beta: beta, y: y, mean: mean, rstd: rstd, columns: columns, split: split)
+    runPieces(&job, pieces: split.pieces) { context, i in
+        let j = context!.assumingMemoryBound(to: Job.self).pointee
+        let n = j.columns
+        for r in j.split.range(i) {
+            let x = j.x + r * n, y = j.y + r * n, m = j.mean[r], rs = j.rstd[r]
+            let mv = SIMD8<Float>(repeating: m), rv = SIMD8<Float>(repeating: rs)
+            var k = 0
+            while k + 8 <= n {
+                store8((load8(x + k) - mv) * rv * load8(j.gamma + k) + load8(j.beta + k), y + k)
+                k += 8
+            }
+            while k < n { y[k] = (x[k] - m) * rs * j.gamma[k] + j.beta[k]; k += 1 }
+        }
+    }
+}
+
 /// Floats of scratch `layerNormBackward` needs: one (dgamma, dbeta) partial sum per piece.
 ///
 /// - Parameter columns: Features (D).
