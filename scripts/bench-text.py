@@ -177,6 +177,38 @@ if subprocess.run([args.python, "-c", "import torch"], capture_output=True).retu
     sys.exit(0)
 _, torch_floor = run("import-torch", [args.python, "-c", "import torch"])
 
+
+def training_flops_per_sample(context):
+    """`fmctl summary`'s FLOPs of one training step per sample (attention included), or None."""
+    out = subprocess.run([args.fmctl, "summary", "--model", "gpt-mini", "--context", str(context)],
+                         capture_output=True, text=True).stdout
+    m = re.search(r"([0-9,]+) per training step", out)
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+SGEMM_PEAK = """
+import time, torch
+torch.set_num_threads({threads})
+n = 1024
+a, b = torch.randn(n, n), torch.randn(n, n)
+for _ in range(3): a @ b
+best = 0.0
+for _ in range(5):
+    t = time.perf_counter()
+    for _ in range(10): a @ b
+    best = max(best, 2 * n ** 3 * 10 / (time.perf_counter() - t) / 1e9)
+print(best)
+"""
+
+
+def sgemm_peak():
+    """This machine's float32 GEMM rate (PyTorch's sgemm, 1024^3, best of 5), GFLOP/s, or None."""
+    r = subprocess.run([args.python, "-c", SGEMM_PEAK.format(threads=args.threads)], capture_output=True, text=True)
+    try:
+        return float(r.stdout.strip())
+    except ValueError:
+        return None
+
 print(f"gpt-mini: fmctl ({args.fmctl}) vs PyTorch ({args.python} {os.path.relpath(TORCH_GPT)}), "
       f"threads {args.threads}, fortunes")
 if not fmctl_has_beta2:
@@ -207,6 +239,26 @@ for batch, context, pairs in summary:
 if summary:
     print("(tokens/s: median over the pairs; speed ratio: median of the per-pair ratios; RSS: the "
           "largest run's peak, ratio: median of the per-pair ratios)")
+    # The step's arithmetic rate against the machine's float32 GEMM rate, measured now: how
+    # far a speed ratio can go when every FLOP runs at the GEMM rate.
+    peak = sgemm_peak()
+    print()
+    print(f"float32 sgemm 1024^3 on {args.threads} threads (PyTorch, best of 5): "
+          + (f"{peak:.0f} GFLOP/s" if peak else "not measured"))
+    print("shape      GFLOP/step  fmctl GFLOP/s  PyTorch GFLOP/s  PyTorch/sgemm  2x PyTorch needs")
+    for batch, context, pairs in summary:
+        flops = training_flops_per_sample(context)
+        if not flops:
+            print(f"{batch:2d} x {context:3d}   (fmctl summary gave no FLOPs)")
+            continue
+        per_token = flops / context
+        f_rate = statistics.median(p[0] for p in pairs) * per_token / 1e9
+        t_rate = statistics.median(p[2] for p in pairs) * per_token / 1e9
+        need = 2 * t_rate
+        print(f"{batch:2d} x {context:3d}   {flops * batch / 1e9:10.2f}  {f_rate:13.0f}  {t_rate:15.0f}  "
+              + (f"{t_rate / peak:13.0%}  {need:6.0f} GFLOP/s = {need / peak:.0%} of sgemm" if peak
+                 else f"{'-':>13s}  {need:6.0f} GFLOP/s"))
+    print("(GFLOP: fmctl summary's training FLOPs, GEMMs and attention products, the same work for both)")
 
 if args.skip_curves:
     sys.exit(0)
