@@ -130,7 +130,7 @@ public class Model {
     /// The placement of the short-lived outputs, from the last `prepare`.
     private(set) var memoryPlan: MemoryPlan?
     /// For each layer that borrows: its table of lent buffers and their sizes (values per sample).
-    private var lendingTables: [UnsafeMutablePointer<UnsafeMutablePointer<Float>>?] = []
+    private var lendingTables: [UnsafeMutablePointer<UnsafeMutablePointer<Float>?>?] = []
     private var lendingCounts: [[Int]] = []
 
     // Pointer tables of the step, allocated once.
@@ -361,7 +361,8 @@ public class Model {
         lendingCounts = layers.map { sharesMemory ? ($0 as? any GradientBorrowingLayer)?.lentGradientCounts ?? [] : [] }
         lendingTables = layers.enumerated().map { j, layer in
             guard sharesMemory, let b = layer as? any GradientBorrowingLayer, !lendingCounts[j].isEmpty else { return nil }
-            let table = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: lendingCounts[j].count)
+            let table = UnsafeMutablePointer<UnsafeMutablePointer<Float>?>.allocate(capacity: lendingCounts[j].count)
+            table.initialize(repeating: nil, count: lendingCounts[j].count)
             b.lentGradients = table
             return table
         }
@@ -420,6 +421,7 @@ public class Model {
                 } else if let g = layers[j].backward(dout, batch: batch) {
                     accumulate(g, into: ins[0], batch: batch)
                 }
+                if let table = lendingTables[j] { table.update(repeating: nil, count: lendingCounts[j].count) }
             }
             if let hook {
                 let b = plan.bucketClosedAfterLayer[j]

@@ -1,4 +1,5 @@
 import CBLAS
+import Synchronization
 
 /// The BLAS library underneath every GEMM: OpenBLAS through its CBLAS interface.
 public enum BLAS {
@@ -9,11 +10,30 @@ public enum BLAS {
     ///
     /// - Parameter count: Threads per call; values below 1 count as 1.
     public static func setThreads(_ count: Int) {
+        configuredThreads.store(max(1, count), ordering: .relaxed)
         openblas_set_num_threads(Int32(max(1, count)))
     }
 
-    /// The number of threads OpenBLAS uses now.
-    public static var threads: Int { Int(openblas_get_num_threads()) }
+    /// The threads set by ``setThreads(_:)`` (before any call: OpenBLAS's own count). A kernel
+    /// that runs OpenBLAS single-threaded for a while (``withOpenBLASSingleThreaded(_:)``)
+    /// leaves this unchanged, so work split meanwhile on other threads splits alike.
+    public static var threads: Int {
+        let t = configuredThreads.load(ordering: .relaxed)
+        return t > 0 ? t : Int(openblas_get_num_threads())
+    }
+
+    private static let configuredThreads = Atomic<Int>(0)
+
+    /// Runs `body` with OpenBLAS on one thread per call, for GEMMs that run inside the pieces
+    /// of fmctl's own pool (one level of threading), then restores the count. ``threads`` is
+    /// not changed.
+    package static func withOpenBLASSingleThreaded<R>(_ body: () -> R) -> R {
+        let n = threads
+        guard n > 1 else { return body() }
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(n)) }
+        return body()
+    }
 
     /// The name of the CPU kernel OpenBLAS selected at load time (e.g. `Zen`, `Haswell`).
     public static var coreName: String {

@@ -387,6 +387,10 @@ func drawFloats(_ n: Int, seed: UInt64) -> [Float] {
                                                      inputGradient: 6 * t * d * d))
         let full = try AttentionHarness(AttentionCase(batch: 1, length: 64, width: 128, heads: 4, causal: false))
         #expect(full.layer.flopsPerSample.forward == projections + 4 * d * t * t)
+        // The sgemm kernel computes (and counts) the whole square of a causal layer too.
+        let square = try AttentionHarness(c, kernel: .sgemm)
+        #expect(square.layer.flopsPerSample.forward == projections + 4 * d * t * t)
+        #expect(MultiHeadAttention(numHeads: 4, causal: true).kernel == .sgemm)
     }
 
     // MARK: - Options and errors

@@ -106,6 +106,30 @@ import Tensor
         #expect(!first.isEmpty && first.count < borrowers.count)
     }
 
+    /// A model's layer called by itself after the model's forward pass (as a benchmark does
+    /// layer by layer): with no buffer lent, it makes its own and gives the same gradients.
+    @Test func borrowingLayer_runByItself_makesItsOwnBuffer() throws {
+        let data = Self.tokens(count: 2, seed: 8, vocabulary: 256)
+        var inputGradients: [[Float]] = []
+        for shares in [true, false] {
+            let m = try Self.textModel(.causal)
+            m.sharesMemory = shares
+            m.prepare(maxBatch: 2)
+            Array(0..<2).withUnsafeBufferPointer { m.fill(data, indices: $0) }
+            _ = m.forward(batch: 2, training: true)
+            var got: [Float] = []
+            for name in ["h1_mlp_proj", "h1_attention"] {
+                let layer = try #require(m.layers.first { $0.name == name })
+                var dy = (0..<(2 * layer.outputCount)).map { Float($0 % 13) / 13 - 0.5 }
+                let dx = try #require(dy.withUnsafeMutableBufferPointer { layer.backward($0.baseAddress!, batch: 2) })
+                got += Array(UnsafeBufferPointer(start: dx, count: 2 * 6 * 32 / (name == "h1_attention" ? 4 : 1)))
+            }
+            inputGradients.append(got)
+        }
+        #expect(inputGradients[0] == inputGradients[1])
+        #expect(inputGradients[0].contains { $0 != 0 })
+    }
+
     @Test func gradientPool_lendsTheSmallestFreeBufferThatFits() {
         var pool = GradientPool()
         let a = pool.take(count: 8), b = pool.take(count: 32)

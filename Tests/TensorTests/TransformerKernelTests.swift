@@ -65,12 +65,13 @@ import Tensor
         #expect(mean == [4.5])
     }
 
-    /// Both kernels (AVX2 lanes and the libm baseline), both forms, over 100 K values (split
-    /// across the pool) and the tails: against the Double twin.
-    @Test(arguments: [false, true], [true, false])
-    func geluMatchesReference(approximate: Bool, avx2: Bool) {
-        let before = fm_kernels_use_avx2(avx2 ? 1 : 0)
-        defer { fm_kernels_use_avx2(before) }
+    /// Every kernel level (the libm baseline, AVX2 lanes, AVX-512 lanes where the CPU has
+    /// them), both forms, over 100 K values (split across the pool) and the tails: against the
+    /// Double twin.
+    @Test(arguments: [false, true], [0, 1, 2] as [Int32])
+    func geluMatchesReference(approximate: Bool, level: Int32) {
+        let before = fm_kernels_use_level(level)
+        defer { fm_kernels_set_thread_choice(before) }
         let n = 100_003
         var x = Self.values(n, seed: 7, scale: 6)
         x += [0, -0.0, 12, -12, 30, -30]
@@ -90,6 +91,23 @@ import Tensor
         var row = [Float](repeating: 0, count: 5)
         geluForward(Array(x[16..<21]), &row, count: 5, approximate: approximate)
         #expect(row == Array(y[16..<21]))
+    }
+
+    /// The AVX-512 GELU is the AVX2 arithmetic on wider vectors: the same value for every
+    /// element (so a row decoded on one level equals the batch's on the other), tails included.
+    @Test(.enabled(if: fm_kernels_best_level() >= 2, "the CPU has AVX-512"), arguments: [false, true])
+    func geluAVX512EqualsAVX2(approximate: Bool) {
+        let x = Self.values(1_037, seed: 9, scale: 6), dy = Self.values(1_037, seed: 10)
+        var results: [[Float]] = []
+        for level: Int32 in [1, 2] {
+            let before = fm_kernels_use_level(level)
+            defer { fm_kernels_set_thread_choice(before) }
+            var y = [Float](repeating: .nan, count: x.count), dx = y
+            geluForward(x, &y, count: x.count, approximate: approximate)
+            geluBackward(dy, input: x, &dx, count: x.count, approximate: approximate)
+            results.append(y + dx)
+        }
+        #expect(results[0] == results[1])
     }
 
     @Test func embeddingGathersAndScatterAddsRows() {
@@ -128,17 +146,14 @@ import Tensor
     }
 
     /// The many-rows Dense backward against the textbook products, with and without dinp.
-    @Test(arguments: [(rows: 1, inFeatures: 1, outFeatures: 1), (7, 5, 3), (200, 33, 70), (640, 64, 256), (130, 29, 45)], [0, 1, 2] as [Int32])
-    func denseRowsBackwardMatchesTheTextbookGEMMs(shape: (rows: Int, inFeatures: Int, outFeatures: Int), level: Int32) {
+    @Test(arguments: [(rows: 1, inFeatures: 1, outFeatures: 1), (7, 5, 3), (200, 33, 70), (640, 64, 256), (130, 29, 45)])
+    func denseRowsBackwardMatchesTheTextbookGEMMs(shape: (rows: Int, inFeatures: Int, outFeatures: Int)) {
         let (rows, inFeatures, outFeatures) = shape
-        let before = fm_kernels_use_level(level)
-        defer { fm_kernels_set_thread_choice(before) }
         let x = Self.values(rows * inFeatures, seed: 31), w = Self.values(inFeatures * outFeatures, seed: 32)
         let dy = Self.values(rows * outFeatures, seed: 33)
         var dw = [Float](repeating: .nan, count: inFeatures * outFeatures), db = [Float](repeating: .nan, count: outFeatures)
         var dx = [Float](repeating: .nan, count: rows * inFeatures)
-        var workspace = [Float](repeating: .nan, count: denseRowsBackwardWorkspaceCount(maxRows: rows, inFeatures: inFeatures, outFeatures: outFeatures))
-        denseRowsBackward(dy, x, w, dweight: &dw, dbias: &db, dinp: &dx, workspace: &workspace, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        denseRowsBackward(dy, x, w, dweight: &dw, dbias: &db, dinp: &dx, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
         let dwWant = Reference.gemm(transposeA: true, transposeB: false, m: inFeatures, n: outFeatures, k: rows, alpha: 1, a: x, b: dy,
                                     beta: 0, c: [Float](repeating: 0, count: inFeatures * outFeatures))
         let dxWant = Reference.gemm(transposeA: false, transposeB: true, m: rows, n: inFeatures, k: outFeatures, alpha: 1, a: dy, b: w,
@@ -148,7 +163,7 @@ import Tensor
         #expect(maxAbsDiff(dx, dxWant) < 1e-5 * Float(outFeatures).squareRoot() * 4)
         #expect(maxAbsDiff(db, dbWant) < 1e-5 * Float(rows).squareRoot() * 4)
         var dwOnly = [Float](repeating: .nan, count: dw.count)
-        denseRowsBackward(dy, x, w, dweight: &dwOnly, dbias: &db, dinp: nil, workspace: &workspace, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        denseRowsBackward(dy, x, w, dweight: &dwOnly, dbias: &db, dinp: nil, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
         #expect(dwOnly == dw)
     }
 }

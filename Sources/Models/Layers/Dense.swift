@@ -28,10 +28,11 @@ public final class Dense: SoftmaxFusable, AdamFusedLayer, IncrementalLayer, Shar
     /// `x * kernel + bias` before an activation whose backward needs its input (GELU).
     private var preActivation: FloatBuffer?
     /// The backward pass's own scratch when the model shares none (`sharedScratch`).
-    private var transposedGradient: FloatBuffer?
+    private var ownScratch: FloatBuffer?
     var sharedScratch: UnsafeMutablePointer<Float>?
     var borrowsGradients = false
-    var lentGradients: UnsafeMutablePointer<UnsafeMutablePointer<Float>>?
+    var lentGradients: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>?
+    private var maxRows = 0
     private var needsInputGradient = false
     var fusedAdam: FusedAdamUpdate?
     /// Adam runs inside backward for a flat input only: a sequence layer's many rows take
@@ -80,9 +81,7 @@ public final class Dense: SoftmaxFusable, AdamFusedLayer, IncrementalLayer, Shar
 
     private func workspaceCount(maxBatch: Int) -> Int {
         let maxRows = maxBatch * rowsPerSample
-        return rowsPerSample == 1
-            ? denseBackwardAdamScratchCount(maxBatch: maxRows, outFeatures: units)
-            : denseRowsBackwardWorkspaceCount(maxRows: maxRows, inFeatures: inFeatures, outFeatures: units)
+        return rowsPerSample == 1 ? denseBackwardAdamScratchCount(maxBatch: maxRows, outFeatures: units) : 0
     }
 
     /// The workspace, then the recomputed input when the layer below recomputes it.
@@ -103,12 +102,13 @@ public final class Dense: SoftmaxFusable, AdamFusedLayer, IncrementalLayer, Shar
 
     public func allocate(maxBatch: Int, needsInputGradient: Bool) {
         let maxRows = maxBatch * rowsPerSample
+        self.maxRows = maxRows
         self.needsInputGradient = needsInputGradient
         output = transientOutput == nil ? FloatBuffer(count: maxRows * units) : nil
         workspaceCount = workspaceCount(maxBatch: maxBatch)
         preActivation = activation.backwardNeedsInput ? FloatBuffer(count: maxRows * units) : nil
         inputGradient = needsInputGradient && !borrowsGradients ? FloatBuffer(count: maxRows * inFeatures) : nil
-        transposedGradient = sharedScratch == nil ? FloatBuffer(count: backwardScratchCount(maxBatch: maxBatch)) : nil
+        ownScratch = sharedScratch == nil ? FloatBuffer(count: backwardScratchCount(maxBatch: maxBatch)) : nil
     }
 
     // input (B, ..., IN) -> output (B, ..., UNITS), as (B * rowsPerSample) rows
@@ -129,8 +129,8 @@ public final class Dense: SoftmaxFusable, AdamFusedLayer, IncrementalLayer, Shar
 
     public func backward(_ dout: UnsafeMutablePointer<Float>, batch: Int) -> UnsafeMutablePointer<Float>? {
         let rows = batch * rowsPerSample
-        let dinp = needsInputGradient ? (borrowsGradients ? lentGradients![0] : inputGradient!.pointer) : nil
-        let scratch = sharedScratch ?? transposedGradient!.pointer
+        let dinp = needsInputGradient ? lentGradients?[0] ?? ownInputGradient() : nil
+        let scratch = sharedScratch ?? ownScratch!.pointer
         if let producer = inputRecomputedBy {
             let x = scratch + workspaceCount
             producer.recomputeOutput(into: x, batch: batch)
@@ -140,7 +140,7 @@ public final class Dense: SoftmaxFusable, AdamFusedLayer, IncrementalLayer, Shar
                            rows: rows, columns: units)
         if rowsPerSample > 1 {
             denseRowsBackward(dout, input, kernel, dweight: dKernel, dbias: dBias, dinp: dinp,
-                              workspace: scratch, rows: rows, inFeatures: inFeatures, outFeatures: units)
+                              rows: rows, inFeatures: inFeatures, outFeatures: units)
         } else if let a = fusedAdam {
             // The kernel is updated here; its slice of the gradient array is not written.
             denseBackwardAdam(dout, input, weight: kernel, m: a.m, v: a.v, dbias: dBias, dinp: dinp,
@@ -151,6 +151,13 @@ public final class Dense: SoftmaxFusable, AdamFusedLayer, IncrementalLayer, Shar
                           scratch: scratch, batch: rows, inFeatures: inFeatures, outFeatures: units)
         }
         return dinp
+    }
+
+    /// The layer's own input-gradient buffer (made here when the model lends buffers but did not
+    /// for this call: the layer is run by itself).
+    private func ownInputGradient() -> UnsafeMutablePointer<Float> {
+        if inputGradient == nil { inputGradient = FloatBuffer(count: maxRows * inFeatures) }
+        return inputGradient!.pointer
     }
 
     public var flopsPerSample: LayerFLOPs {

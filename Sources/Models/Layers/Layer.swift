@@ -182,7 +182,7 @@ protocol PoolFusingConvolution: Layer {
 
 // MARK: - Memory the model shares between layers (docs/architecture.md, "Memory of a training step")
 
-/// A layer whose backward pass needs scratch memory only while it runs (transposed copies, the
+/// A layer whose backward pass needs scratch memory only while it runs (a transposed gradient, the
 /// attention's gradients of its heads and projections). Backward passes run one at a time, so
 /// the model hands every such layer one buffer sized for the largest need instead of one each.
 protocol SharedScratchLayer: Layer {
@@ -198,14 +198,15 @@ protocol SharedScratchLayer: Layer {
 /// instead of owning one buffer per input for the whole step.
 protocol GradientBorrowingLayer: Layer {
     /// Set by the model before `allocate`: the layer then allocates no input-gradient buffers
-    /// and its backward writes into `lentGradients`.
+    /// and its backward writes into `lentGradients`. Run by itself (its backward called with
+    /// no buffers lent), the layer makes its own at the first call.
     var borrowsGradients: Bool { get set }
     /// After `allocate`: values per sample of each buffer backward writes, in the order of
     /// `lentGradients` (empty: none).
     var lentGradientCounts: [Int] { get }
     /// Set by the model once per `allocate`: a table of `lentGradientCounts.count` pointers
-    /// that the model fills right before each backward call.
-    var lentGradients: UnsafeMutablePointer<UnsafeMutablePointer<Float>>? { get set }
+    /// that the model fills right before each backward call and empties (nil) after it.
+    var lentGradients: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>? { get set }
 }
 
 /// A layer whose output the model may place in memory shared with other layers' short-lived

@@ -13,7 +13,8 @@ public final class Add: ParameterFreeLayer, MergeLayer, IncrementalLayer, Gradie
     /// For each input, whether it takes a copy of the output's gradient.
     private var takesCopy: [Bool] = []
     var borrowsGradients = false
-    var lentGradients: UnsafeMutablePointer<UnsafeMutablePointer<Float>>?
+    var lentGradients: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>?
+    private var maxBatch = 0
     var lentGradientCounts: [Int] { takesCopy.filter { $0 }.map { _ in outputCount } }
 
     public init() {}
@@ -34,6 +35,7 @@ public final class Add: ParameterFreeLayer, MergeLayer, IncrementalLayer, Gradie
     public func allocate(maxBatch: Int, needsInputGradients: [Bool]) {
         output = FloatBuffer(count: maxBatch * outputCount)
         let first = needsInputGradients.firstIndex(of: true)
+        self.maxBatch = maxBatch
         takesCopy = needsInputGradients.indices.map { k in needsInputGradients[k] && k != first }
         gradientCopies = takesCopy.map { $0 && !borrowsGradients ? FloatBuffer(count: maxBatch * outputCount) : nil }
         firstNeedingGradient = first
@@ -56,14 +58,13 @@ public final class Add: ParameterFreeLayer, MergeLayer, IncrementalLayer, Gradie
         var lent = 0
         for k in 0..<count {
             if takesCopy[k] {
-                let copy: UnsafeMutablePointer<Float>
-                if borrowsGradients {
-                    copy = lentGradients![lent]
-                    lent += 1
-                } else {
+                var copy = lentGradients?[lent]
+                lent += 1
+                if copy == nil {
+                    if gradientCopies[k] == nil { gradientCopies[k] = FloatBuffer(count: maxBatch * outputCount) }
                     copy = gradientCopies[k]!.pointer
                 }
-                copy.update(from: dout, count: batch * outputCount)
+                copy!.update(from: dout, count: batch * outputCount)
                 inputGradients[k] = copy
             } else {
                 inputGradients[k] = k == firstNeedingGradient ? dout : nil

@@ -21,13 +21,11 @@ public final class MultiHeadAttention: Layer, StochasticLayer, IncrementalLayer,
     public let useBias: Bool
     /// Set by the model from its seed; advanced by every training pass with dropout.
     public var rng = Xoshiro256(seed: 0)
-    /// The attention core's implementation: the row kernel, which measured as fast as sgemm
-    /// per (sample, head) or faster and does half the work of a causal layer (docs/transformer.md,
-    /// "MultiHeadAttention: computation, kernels and measurements"). With `.sgemm` the layer
-    /// leaves OpenBLAS's thread count alone, so its calls nest inside the pool's pieces: fast
-    /// with a modern OpenBLAS core, ten times slower than `.rows` at T=128 with the Prescott
-    /// core OpenBLAS picks on the development VM (measured there).
-    package var kernel: AttentionKernel = .rows
+    /// The attention core's implementation: sgemm per (sample, head), OpenBLAS single-threaded
+    /// inside the pool's pieces, which measured faster than the row kernel at both benchmark
+    /// shapes though it computes the whole `T x T` square of a causal layer
+    /// (docs/transformer.md, "MultiHeadAttention: computation, kernels and measurements").
+    package var kernel: AttentionKernel = .sgemm
 
     /// The sequence length (T) and model width (D), set by `build`.
     public private(set) var length = 0, width = 0
@@ -46,7 +44,7 @@ public final class MultiHeadAttention: Layer, StochasticLayer, IncrementalLayer,
     private var ownBackwardScratch: FloatBuffer?, inputGradient: FloatBuffer?
     var sharedScratch: UnsafeMutablePointer<Float>?
     var borrowsGradients = false
-    var lentGradients: UnsafeMutablePointer<UnsafeMutablePointer<Float>>?
+    var lentGradients: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>?
     private var needsInputGradient = false
     /// Rows of the allocated batch.
     private var maxRows = 0
@@ -192,7 +190,8 @@ public final class MultiHeadAttention: Layer, StochasticLayer, IncrementalLayer,
         sgemm(transposeA: true, m: d, n: 3 * d, k: rows, a: input, b: dQKV, c: dQKVKernel)
         if let dQKVBias { columnSums(dQKV, rows: rows, columns: 3 * d, into: dQKVBias) }
         guard needsInputGradient else { return nil }
-        let dx = borrowsGradients ? lentGradients![0] : inputGradient!.pointer
+        if lentGradients?[0] == nil, inputGradient == nil { inputGradient = FloatBuffer(count: maxRows * d) }
+        let dx = lentGradients?[0] ?? inputGradient!.pointer
         sgemm(transposeB: true, m: rows, n: d, k: 3 * d, a: dQKV, b: qkvKernel, c: dx)
         return dx
     }
