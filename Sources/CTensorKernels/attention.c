@@ -168,3 +168,74 @@ int fm_attention_rows_backward(const float *q, const float *k, const float *v, l
     (void)scratch; (void)t; (void)d; (void)causal; (void)scale;
     return 0;
 }
+
+/* The sgemm kernel's row passes over one pair's t x t block, in AVX-512 with the polynomial
+ * e^x (kernels_internal.h): the softmax of each row's scores in place, the row maximum
+ * subtracted (a causal row i over its first i+1 entries, the rest set to 0), and backward's
+ * dS = P * (dP - rowsum(dP * P)) over dP in place. */
+#if HAVE_AVX2_PATH
+AVX512 static void softmax_rows512(float *p, long t, int causal) {
+    for (long i = 0; i < t; i++) {
+        float *row = p + i * t;
+        long n = causal ? i + 1 : t;
+        __m512 mv = _mm512_set1_ps(-INFINITY);
+        for (long j = 0; j < n; j += 16) mv = _mm512_max_ps(mv, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), lanes(n - j), row + j));
+        __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mv));
+        __m512 sv = _mm512_setzero_ps();
+        for (long j = 0; j < n; j += 16) {
+            __mmask16 k = lanes(n - j);
+            __m512 e = _mm512_maskz_mov_ps(k, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row + j), m)));
+            _mm512_mask_storeu_ps(row + j, k, e);
+            sv = _mm512_add_ps(sv, e);
+        }
+        __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sv));
+        for (long j = 0; j < n; j += 16) {
+            __mmask16 k = lanes(n - j);
+            _mm512_mask_storeu_ps(row + j, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, row + j), inv));
+        }
+        for (long j = n; j < t; j++) row[j] = 0;
+    }
+}
+
+AVX512 static void softmax_backward_rows512(float *dp, const float *p, long t, int causal) {
+    for (long i = 0; i < t; i++) {
+        float *row = dp + i * t;
+        const float *pi = p + i * t;
+        long n = causal ? i + 1 : t;
+        __m512 rv = _mm512_setzero_ps();
+        for (long j = 0; j < n; j += 16) {
+            __mmask16 k = lanes(n - j);
+            rv = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, row + j), _mm512_maskz_loadu_ps(k, pi + j), rv);
+        }
+        __m512 r = _mm512_set1_ps(_mm512_reduce_add_ps(rv));
+        for (long j = 0; j < n; j += 16) {
+            __mmask16 k = lanes(n - j);
+            __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, row + j), r);
+            _mm512_mask_storeu_ps(row + j, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, pi + j), d));
+        }
+        for (long j = n; j < t; j++) row[j] = 0;
+    }
+}
+#endif
+
+int fm_attention_softmax_rows(float *p, long t, int causal) {
+#if HAVE_AVX2_PATH
+    if (fm_kernels_avx512_enabled()) {
+        softmax_rows512(p, t, causal);
+        return 1;
+    }
+#endif
+    (void)p; (void)t; (void)causal;
+    return 0;
+}
+
+int fm_attention_softmax_backward_rows(float *dp, const float *p, long t, int causal) {
+#if HAVE_AVX2_PATH
+    if (fm_kernels_avx512_enabled()) {
+        softmax_backward_rows512(dp, p, t, causal);
+        return 1;
+    }
+#endif
+    (void)dp; (void)p; (void)t; (void)causal;
+    return 0;
+}

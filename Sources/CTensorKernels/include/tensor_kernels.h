@@ -145,5 +145,11 @@ int fm_attention_rows_forward(const float *q, const float *k, const float *v, lo
 int fm_attention_rows_backward(const float *q, const float *k, const float *v, long rs, float *dq, float *dk,
                                float *dv, const float *dout, long os, const float *p, float *scratch, long t, long d,
                                int causal, float scale);
+/* The sgemm attention kernel's row passes over one pair's t x t block, AVX-512 (attention.c):
+ * softmax of each row in place (a causal row i over its first i+1 entries, the rest set to 0;
+ * a polynomial e^x), and dS = P * (dP - rowsum(dP * P)) over dp in place. Return 0, doing
+ * nothing, when the AVX-512 version is not enabled. */
+int fm_attention_softmax_rows(float *p, long t, int causal);
+int fm_attention_softmax_backward_rows(float *dp, const float *p, long t, int causal);
 
 #endif

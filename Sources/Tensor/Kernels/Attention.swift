@@ -241,6 +241,10 @@ private struct AttentionJob {
         sgemm(transposeB: true, m: t, n: t, k: d, alpha: scale, a: query(pair), lda: rs, b: key(pair), ldb: rs, c: p, ldc: t)
         var rng = Xoshiro256(seed: seed ^ UInt64(pair))
         let pd = dropped.map { $0 + pair * t * t }
+        if pd == nil, fm_attention_softmax_rows(p, t, g.causal ? 1 : 0) != 0 {
+            sgemm(m: t, n: d, k: t, a: p, lda: t, b: value(pair), ldb: rs, c: out! + headOffset(pair, rowWidth: g.width), ldc: g.width)
+            return
+        }
         for i in 0..<t {
             let n = g.causal ? i + 1 : t
             let row = p + i * t
@@ -264,14 +268,17 @@ private struct AttentionJob {
         sgemm(transposeA: true, m: t, n: d, k: t, a: pd ?? p, lda: t, b: dO, ldb: g.width, c: dv, ldc: rs)
         sgemm(transposeB: true, m: t, n: t, k: d, a: dO, lda: g.width, b: value(pair), ldb: rs, c: dp, ldc: t)
         let keep = 1 / (1 - rate)
-        for i in 0..<t {
-            let n = g.causal ? i + 1 : t
-            let row = dp + i * t, pi = p + i * t
-            if let pd { let di = pd + i * t; for j in 0..<n { row[j] = di[j] != 0 ? row[j] * keep : 0 } }
-            var r: Float = 0
-            for j in 0..<n { r += row[j] * pi[j] }
-            for j in 0..<n { row[j] = pi[j] * (row[j] - r) }
-            if n < t { (row + n).update(repeating: 0, count: t - n) }
+        // dS = P * (dP - rowsum(dP * P)): in C where the thread runs AVX-512 and no dropout.
+        if pd != nil || fm_attention_softmax_backward_rows(dp, p, t, g.causal ? 1 : 0) == 0 {
+            for i in 0..<t {
+                let n = g.causal ? i + 1 : t
+                let row = dp + i * t, pi = p + i * t
+                if let pd { let di = pd + i * t; for j in 0..<n { row[j] = di[j] != 0 ? row[j] * keep : 0 } }
+                var r: Float = 0
+                for j in 0..<n { r += row[j] * pi[j] }
+                for j in 0..<n { row[j] = pi[j] * (row[j] - r) }
+                if n < t { (row + n).update(repeating: 0, count: t - n) }
+            }
         }
         // dQ = dS K / sqrt(d); dK = dS^T Q / sqrt(d).
         sgemm(m: t, n: d, k: t, alpha: scale, a: dp, lda: t, b: key(pair), ldb: rs, c: dq, ldc: rs)
@@ -288,6 +295,14 @@ private func runAttention(_ job: inout AttentionJob, scratchPieces: Int, threads
     withUnsafeMutablePointer(to: &job) { pointer in
         if pieces == 1 {
             pointer.pointee.run(piece: 0)
+        } else if pointer.pointee.kernel == .sgemm {
+            // The sgemm kernel's calls run inside the pieces: OpenBLAS single-threaded
+            // meanwhile, or its threads nest in the pool's (docs/transformer.md).
+            BLAS.withOpenBLASSingleThreaded {
+                fm_parallel_run(pieces, Int32(threads), { context, i in
+                    context!.assumingMemoryBound(to: AttentionJob.self).pointee.run(piece: i)
+                }, pointer)
+            }
         } else {
             fm_parallel_run(pieces, Int32(threads), { context, i in
                 context!.assumingMemoryBound(to: AttentionJob.self).pointee.run(piece: i)
