@@ -345,7 +345,10 @@ public class Model {
         sharedScratch = sharedCount > 0 ? FloatBuffer(count: sharedCount) : nil
         for (j, layer) in layers.enumerated() {
             if let s = layer as? any SharedScratchLayer { s.sharedScratch = sharedScratch?.pointer }
-            if let b = layer as? any GradientBorrowingLayer { b.borrowsGradients = sharesMemory }
+            if let b = layer as? any GradientBorrowingLayer {
+                b.borrowsGradients = sharesMemory
+                b.lentGradients = nil   // the old table is gone; a new one is set below
+            }
             if let o = layer as? any TransientOutputLayer {
                 o.transientOutput = memory?.transientOffsets[j].map { sharedScratch!.pointer + $0 }
             }

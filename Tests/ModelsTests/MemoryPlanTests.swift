@@ -104,6 +104,12 @@ import Tensor
         #expect(m.gradientPoolCounts == first)
         let borrowers = m.layers.filter { ($0 as? any GradientBorrowingLayer).map { !$0.lentGradientCounts.isEmpty } ?? false }
         #expect(!first.isEmpty && first.count < borrowers.count)
+        // Turned off, the next batch size gives every layer its own buffers again.
+        m.sharesMemory = false
+        m.prepare(maxBatch: 3)
+        Array(0..<3).withUnsafeBufferPointer { m.fill(data, indices: $0) }
+        #expect(m.trainStep(batch: 3).lossSum.isFinite)
+        #expect(m.memoryPlan == nil && m.gradientPoolCounts.isEmpty)
     }
 
     /// A model's layer called by itself after the model's forward pass (as a benchmark does
