@@ -15,7 +15,7 @@ public enum BLAS {
     }
 
     /// The threads set by ``setThreads(_:)`` (before any call: OpenBLAS's own count). A kernel
-    /// that runs OpenBLAS single-threaded for a while (``withOpenBLASSingleThreaded(_:)``)
+    /// that runs OpenBLAS single-threaded for a while (`withOpenBLASSingleThreaded`)
     /// leaves this unchanged, so work split meanwhile on other threads splits alike.
     public static var threads: Int {
         let t = configuredThreads.load(ordering: .relaxed)
