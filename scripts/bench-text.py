@@ -258,7 +258,8 @@ if summary:
         print(f"{batch:2d} x {context:3d}   {flops * batch / 1e9:10.2f}  {f_rate:13.0f}  {t_rate:15.0f}  "
               + (f"{t_rate / peak:13.0%}  {need:6.0f} GFLOP/s = {need / peak:.0%} of sgemm" if peak
                  else f"{'-':>13s}  {need:6.0f} GFLOP/s"))
-    print("(GFLOP: fmctl summary's training FLOPs, GEMMs and attention products, the same work for both)")
+    print("(GFLOP: fmctl summary's training FLOPs, the GEMMs and the attention products as fmctl computes "
+          "them (the whole T x T square); one yardstick for both frameworks)")
 
 if args.skip_curves:
     sys.exit(0)

@@ -279,6 +279,19 @@ extension PoolingTests {
 }
 
 @Suite struct DenseAndActivationTests {
+    /// Column sums split over the pool in strips of 32, 16/8-lane blocks and a scalar tail:
+    /// the plain row loop's values exactly (each column adds its rows in order).
+    @Test(arguments: [(rows: 1, columns: 1), (3, 7), (5, 8), (9, 15), (4096, 16), (33, 33), (1000, 100), (4096, 512)])
+    func columnSumsEqualThePlainLoop(shape: (rows: Int, columns: Int)) {
+        let (rows, columns) = shape
+        let m = random(rows * columns, seed: 41)
+        var want = [Float](repeating: 0, count: columns)
+        for r in 0..<rows { for c in 0..<columns { want[c] += m[r * columns + c] } }
+        var got = [Float](repeating: .nan, count: columns)
+        m.withUnsafeBufferPointer { mp in got.withUnsafeMutableBufferPointer { columnSums(mp.baseAddress!, rows: rows, columns: columns, into: $0.baseAddress!) } }
+        #expect(got == want)
+    }
+
     /// `denseForward` on arrays; an output it does not write stays NaN.
     static func dense(_ x: [Float], _ w: [Float], _ b: [Float]?, batch: Int, i: Int, o: Int, relu: Bool = false) -> [Float] {
         var out = [Float](repeating: .nan, count: batch * o)

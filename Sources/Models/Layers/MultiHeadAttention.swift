@@ -285,15 +285,6 @@ public final class MultiHeadAttention: Layer, StochasticLayer, IncrementalLayer,
     }
 }
 
-/// out (columns) = the sums of the columns of x (rows, columns), overwritten.
-private func columnSums(_ x: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
-    out.update(repeating: 0, count: columns)
-    for i in 0..<rows {
-        let row = x + i * columns
-        for j in 0..<columns { out[j] += row[j] }
-    }
-}
-
 extension MultiHeadAttention {
     /// `{"type": "MultiHeadAttention", "num_heads": 4, "causal": true}`: `num_heads` required;
     /// `causal` false, `dropout` 0 (on the attention probabilities), `use_bias` true by default.
