@@ -56,6 +56,8 @@ ap.add_argument("--weight-decay", type=float, default=0.1)
 ap.add_argument("--beta2", type=float, default=0.99)
 ap.add_argument("--clip", type=float, default=1.0)
 ap.add_argument("--timing-only", action="store_true", help="skip the evaluations")
+ap.add_argument("--bf16", action="store_true",
+                help="forward under torch.autocast('cpu', torch.bfloat16) (mixed precision; the comparison runs float32)")
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
 torch.manual_seed(args.seed)
@@ -229,8 +231,9 @@ for step in range(args.steps):
     xb, yb = x_tr[idx], y_tr[idx]
     for g in opt.param_groups:
         g["lr"] = learning_rate(step)
-    logits = model(xb)
-    loss = F.cross_entropy(logits.reshape(-1, 256), yb.reshape(-1))
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+        logits = model(xb)
+    loss = F.cross_entropy(logits.float().reshape(-1, 256), yb.reshape(-1))
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if args.clip > 0:
